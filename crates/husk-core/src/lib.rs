@@ -1,0 +1,5 @@
+//! husk-core: the container runtime library. It takes an OCI bundle and a state root, like runc.
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The OCI runtime-spec version this runtime implements.
+pub const OCI_VERSION: &str = "1.2.0";

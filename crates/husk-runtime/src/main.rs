@@ -1,0 +1,1 @@
+fn main() { println!("husk-runtime version {}", husk_core::VERSION); }
