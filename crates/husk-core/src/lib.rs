@@ -1,5 +1,10 @@
 //! husk-core: the container runtime library. It takes an OCI bundle and a state root, like runc.
 
+pub mod error;
+pub mod features;
+
+pub use error::{Error, Result};
+
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The OCI runtime-spec version this runtime implements.
 pub const OCI_VERSION: &str = "1.2.0";

@@ -1,0 +1,52 @@
+//! The runtime-spec `features` document: what this build really implements, nothing more.
+
+use serde_json::{json, Value};
+
+/// Mount options the rootfs code understands (flags and propagation), as runc lists them.
+pub const MOUNT_OPTIONS: &[&str] = &[
+    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion",
+    "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
+    "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private",
+    "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
+    "shared", "silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable",
+];
+
+pub const NAMESPACES: &[&str] = &["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"];
+
+pub const HOOKS: &[&str] = &[
+    "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
+];
+
+/// The features document (runtime-spec features.md).
+pub fn features() -> Value {
+    json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": crate::OCI_VERSION,
+        "hooks": HOOKS,
+        "mountOptions": MOUNT_OPTIONS,
+        "linux": {
+            "namespaces": NAMESPACES,
+            "capabilities": [],
+            "cgroup": { "v1": false, "v2": false, "systemd": false, "systemdUser": false, "rdma": false },
+            "seccomp": { "enabled": false },
+            "apparmor": { "enabled": false },
+            "selinux": { "enabled": false },
+            "intelRdt": { "enabled": false },
+            "mountExtensions": { "idmap": { "enabled": false } }
+        },
+        "annotations": {
+            "org.opencontainers.runc.checkpoint.enabled": "false",
+            "io.github.husk.version": crate::VERSION
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn features_names_the_version_range() {
+        let f = super::features();
+        assert_eq!(f["ociVersionMax"], crate::OCI_VERSION);
+        assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "pid"));
+    }
+}
