@@ -1,0 +1,47 @@
+/**
+ * The surface of husk's Node-API addon (crates/husk-node), written by hand: there is no napi-derive
+ * to generate it. Types only; a .ts rather than a .d.ts so that tsc emits it into dist/ too.
+ */
+
+/** The runtime-spec features document (features.md), as husk-core produces it. */
+export interface Features {
+  ociVersionMin: string;
+  ociVersionMax: string;
+  hooks?: string[];
+  mountOptions?: string[];
+  linux?: LinuxFeatures;
+  annotations?: Record<string, string>;
+}
+
+export interface LinuxFeatures {
+  namespaces?: string[];
+  capabilities?: string[];
+  cgroup?: { v1?: boolean; v2?: boolean; systemd?: boolean; systemdUser?: boolean; rdma?: boolean };
+  seccomp?: { enabled?: boolean; actions?: string[]; operators?: string[]; archs?: string[] };
+  apparmor?: { enabled?: boolean };
+  selinux?: { enabled?: boolean };
+  intelRdt?: { enabled?: boolean };
+  mountExtensions?: { idmap?: { enabled?: boolean } };
+}
+
+/** What the addon throws and rejects with: a JS Error whose `code` is stable (husk-core's Error::code, EPANIC, ENAPI). */
+export interface AddonError extends Error {
+  code: string;
+}
+
+/** The addon's exports. Async functions run on libuv's thread pool and never throw: they reject. */
+export interface NativeAddon {
+  version(): string;
+  features(): Promise<Features>;
+
+  /** Test-only: rejects with husk-core's NotFound error (`ENOTFOUND_CONTAINER`). */
+  __rejectForTest(id: string): Promise<never>;
+  /** Test-only: a JSON round trip through Rust. */
+  __echoForTest(value: unknown): Promise<unknown>;
+  /** Test-only: blocks a pool thread for `ms`, resolves with null. */
+  __sleepForTest(ms: number): Promise<null>;
+  /** Test-only: panics on the pool; rejects with `EPANIC`. */
+  __panicForTest(): Promise<never>;
+  /** Test-only: panics on the JS thread; throws `EPANIC`. */
+  __panicSyncForTest(): never;
+}
