@@ -1,1 +1,129 @@
-fn main() { println!("husk-runtime version {}", husk_core::VERSION); }
+//! husk-runtime: a drop-in runc. Same subcommands, flags, exit codes and JSON.
+
+mod args;
+mod commands;
+mod log;
+mod wait;
+
+use args::{flag, opt, FlagSpec};
+
+const GLOBAL_FLAGS: &[FlagSpec] = &[
+    opt(&["root"]),
+    opt(&["log"]),
+    opt(&["log-format"]),
+    flag(&["debug"]),
+    flag(&["systemd-cgroup"]),
+    opt(&["rootless"]),
+    opt(&["criu"]),
+    flag(&["version", "v"]),
+    flag(&["help", "h"]),
+];
+
+const USAGE: &str = "husk-runtime: a runc-compatible OCI container runtime
+
+USAGE:
+   husk-runtime [global options] command [command options] [arguments...]
+
+COMMANDS:
+   create    create a container
+   start     executes the user defined process in a created container
+   run       create and run a container
+   state     output the state of a container
+   kill      kill sends the specified signal (default: SIGTERM) to the container's init process
+   delete    delete any resources held by the container often used with detached container
+   list      lists containers started by husk-runtime with the given root
+   spec      create a new specification file
+   exec      execute new process inside the container
+   ps        ps displays the processes running inside a container
+   pause     pause suspends all processes inside the container
+   resume    resumes all processes that have been previously paused
+   features  show the enabled features
+
+GLOBAL OPTIONS:
+   --root value        root directory for storage of container state (default: \"/run/husk\")
+   --log value         set the log file to write husk-runtime logs to (default is stderr)
+   --log-format value  set the log format ('text' (default), or 'json')
+   --debug             enable debug logging
+   --systemd-cgroup    enable systemd cgroup support (not available: no systemd here)
+   --rootless value    ignore cgroup permission errors ('true', 'false', or 'auto')
+   --version, -v       print the version
+   --help, -h          show help
+";
+
+pub struct Global {
+    pub root: husk_core::state::StateRoot,
+    pub log: log::Logger,
+    pub rootless: bool,
+}
+
+fn split_global(argv: &[String]) -> (Vec<String>, Option<String>, Vec<String>) {
+    // Global flags come before the command; a flag that takes a value swallows the next word.
+    let mut i = 0;
+    while i < argv.len() {
+        let a = &argv[i];
+        if !a.starts_with('-') || a == "-" {
+            break;
+        }
+        let name = a.trim_start_matches('-').split('=').next().unwrap_or("");
+        let takes = GLOBAL_FLAGS.iter().any(|f| f.takes_value && f.names.contains(&name));
+        i += if takes && !a.contains('=') { 2 } else { 1 };
+    }
+    let i = i.min(argv.len());
+    (argv[..i].to_vec(), argv.get(i).cloned(), argv.get(i + 1..).map(|s| s.to_vec()).unwrap_or_default())
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let (gargs, cmd, rest) = split_global(&argv);
+    let g = match args::parse(&gargs, GLOBAL_FLAGS, false) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("husk-runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if g.is_set("version") {
+        println!("husk-runtime version {}\nspec: {}", husk_core::VERSION, husk_core::OCI_VERSION);
+        return;
+    }
+    let format = match g.get("log-format").unwrap_or("text") {
+        "text" => log::Format::Text,
+        "json" => log::Format::Json,
+        other => {
+            eprintln!("husk-runtime: invalid log-format {other:?}: must be text or json");
+            std::process::exit(1);
+        }
+    };
+    let mut logger = match log::Logger::new(g.get("log"), format, g.is_set("debug")) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("husk-runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let cmd = match cmd {
+        Some(c) if !g.is_set("help") => c,
+        _ => {
+            print!("{USAGE}");
+            return;
+        }
+    };
+    if g.is_set("systemd-cgroup") {
+        logger.error("systemd cgroup driver requested, but systemd is not running on this host");
+        std::process::exit(1);
+    }
+    let mut global = Global {
+        root: husk_core::state::StateRoot::new(g.get("root").unwrap_or(husk_core::state::DEFAULT_ROOT)),
+        log: logger,
+        rootless: matches!(g.get("rootless"), Some("true")),
+    };
+    global.log.log("debug", &format!("command {cmd} {rest:?}"));
+    let code = match commands::dispatch(&mut global, &cmd, &rest) {
+        Ok(code) => code,
+        Err(msg) => {
+            global.log.error(&msg);
+            1
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,216 @@
+//! `create`: set up a container up to the point where only the user's process is missing.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use crate::cgroups::Cgroup;
+use crate::error::{Error, Result};
+use crate::hooks::run_hooks;
+use crate::rootfs::HostHierarchy;
+use crate::process::{spawn_init, InitPlan, PlanContext, SpawnOptions};
+use crate::spec::{self, Spec};
+use crate::state::{self, ContainerState, StateRoot, Status, EXEC_FIFO};
+use crate::util::cstring;
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    /// An already connected console socket (the caller relays the pty itself).
+    pub console_fd: Option<RawFd>,
+    pub no_pivot: bool,
+    pub preserve_fds: i32,
+    /// false for `run`: the init execs as soon as it is ready instead of waiting for `start`.
+    pub wait_for_start: bool,
+}
+
+/// Removes whatever a failed create made: the cgroup and the state dir.
+struct Undo<'a> {
+    root: &'a StateRoot,
+    id: &'a str,
+    cgroup: Option<Cgroup>,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Some(cg) = &self.cgroup {
+                let _ = cg.destroy();
+            }
+            let _ = self.root.remove(self.id);
+        }
+    }
+}
+
+fn resolve_bundle(bundle: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(bundle).map_err(|e| Error::io("open bundle", bundle.display().to_string(), e))
+}
+
+fn resolve_rootfs(bundle: &Path, spec: &Spec) -> Result<PathBuf> {
+    let p = &spec.root.as_ref().ok_or_else(|| Error::spec("root", "missing"))?.path;
+    let full = bundle.join(p);
+    let real = std::fs::canonicalize(&full).map_err(|e| Error::io("open rootfs", format!("root.path {}", full.display()), e))?;
+    if !real.is_dir() {
+        return Err(Error::spec("root.path", format!("{} is not a directory", real.display())));
+    }
+    Ok(real)
+}
+
+/// The hierarchies to show under the container's /sys/fs/cgroup: one per host mount, with the
+/// container's own directory in it.
+fn host_hierarchies(cg: &Cgroup) -> Vec<HostHierarchy> {
+    let mut out: Vec<HostHierarchy> = Vec::new();
+    for (controller, dir) in cg.v1_dirs() {
+        let name = dir.mount.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match out.iter_mut().find(|h| h.name == name) {
+            Some(h) => h.options = format!("{},{controller}", h.options),
+            None => out.push(HostHierarchy {
+                name,
+                fstype: "cgroup".into(),
+                options: controller.clone(),
+                container_dir: dir.path.display().to_string(),
+            }),
+        }
+    }
+    if let Some(u) = cg.unified() {
+        out.push(HostHierarchy {
+            name: u.mount.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            fstype: "cgroup2".into(),
+            options: String::new(),
+            container_dir: u.path.display().to_string(),
+        });
+    }
+    out
+}
+
+/// The console socket the init sends its pty master to: connected from a path, or given as an fd.
+pub fn console_stream(terminal: bool, path: Option<&Path>, fd: Option<RawFd>) -> Result<Option<UnixStream>> {
+    match (terminal, path, fd) {
+        (true, None, None) => Err(Error::InvalidArgument("cannot allocate tty if runc will detach without setting console socket".into())),
+        (false, Some(_), _) => Err(Error::InvalidArgument("cannot use console socket if runc will not detach or allocate tty".into())),
+        (true, Some(p), _) => Ok(Some(UnixStream::connect(p).map_err(|e| Error::io("connect console socket", p.display().to_string(), e))?)),
+        // SAFETY: dup of the caller's fd; we own and close the duplicate.
+        (true, None, Some(fd)) => Ok(Some(unsafe { UnixStream::from_raw_fd(libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0)) })),
+        (false, None, _) => Ok(None),
+    }
+}
+
+/// Writes the pid file atomically (temp file + rename), as containerd reads it right after.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(path) };
+    let tmp = abs.with_file_name(format!(".{}.tmp", abs.file_name().and_then(|n| n.to_str()).unwrap_or("pid")));
+    std::fs::write(&tmp, pid.to_string()).map_err(|e| Error::io("write pid file", tmp.display().to_string(), e))?;
+    std::fs::rename(&tmp, &abs).map_err(|e| Error::io("write pid file", abs.display().to_string(), e))
+}
+
+pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> {
+    let bundle = resolve_bundle(&opts.bundle)?;
+    let spec = Spec::load(&bundle)?;
+    spec::validate(&spec)?;
+    let rootfs = resolve_rootfs(&bundle, &spec)?;
+    let process = spec.process.as_ref().ok_or_else(|| Error::spec("process", "missing"))?;
+    let console = console_stream(process.terminal, opts.console_socket.as_deref(), opts.console_fd)?;
+    let linux = spec.linux();
+
+    let dir = root.create_dir(&opts.id)?;
+    let mut undo = Undo { root, id: &opts.id, cgroup: None, armed: true };
+
+    let cg = Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id)?;
+    cg.create()?;
+    undo.cgroup = Some(cg.clone());
+    cg.apply(&crate::cgroups::resources_for(linux))?;
+    let hierarchies = host_hierarchies(&cg);
+
+    let fifo = if opts.wait_for_start {
+        let path = dir.join(EXEC_FIFO);
+        let c = cstring(&path)?;
+        // SAFETY: mkfifo/open of a NUL-terminated path.
+        let fd = unsafe {
+            if libc::mkfifo(c.as_ptr(), 0o622) != 0 {
+                return Err(Error::io("create exec fifo", path.display().to_string(), std::io::Error::last_os_error()));
+            }
+            // O_RDWR: the init reads from it without a blocking open; `start` writes one byte.
+            libc::open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC)
+        };
+        if fd < 0 {
+            return Err(Error::io("open exec fifo", path.display().to_string(), std::io::Error::last_os_error()));
+        }
+        // SAFETY: just opened, owned here.
+        Some(unsafe { OwnedFd::from_raw_fd(fd) })
+    } else {
+        None
+    };
+
+    let plan = InitPlan::build(&spec, &PlanContext {
+        bundle: &bundle,
+        rootfs: &rootfs,
+        no_pivot: opts.no_pivot,
+        preserve_fds: opts.preserve_fds,
+        hierarchies: &hierarchies,
+    })?;
+
+    let mut cs = ContainerState {
+        id: opts.id.clone(),
+        pid: 0,
+        start_time: 0,
+        bundle: bundle.display().to_string(),
+        rootfs: rootfs.display().to_string(),
+        created: state::rfc3339_now(),
+        annotations: spec.annotations.clone(),
+        cgroup: Some(cg.clone()),
+        config: spec.clone(),
+        rootless: false,
+    };
+    let new_time = linux.namespace("time").filter(|n| n.path.is_none()).map(|_| &linux.time_offsets);
+    let so = SpawnOptions {
+        plan: &plan,
+        fifo_fd: fifo.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1),
+        console_fd: console.as_ref().map(|c| c.as_raw_fd()).unwrap_or(-1),
+        pid_ns_path: linux.namespace("pid").and_then(|n| n.path.as_deref()),
+        time_offsets: new_time,
+        time_ns_path: linux.namespace("time").and_then(|n| n.path.as_deref()),
+        uid_mappings: &linux.uid_mappings,
+        gid_mappings: &linux.gid_mappings,
+    };
+    let hooks = spec.hooks.clone().unwrap_or_default();
+    let state_for = |pid: i32| {
+        let mut s = cs.clone();
+        s.pid = pid;
+        crate::container::hook_state(&s, Status::Creating)
+    };
+    let spawned = spawn_init(
+        &so,
+        &mut |pid| cg.add_pid(pid),
+        &state_for,
+        &mut |pid| {
+            let st = state_for(pid);
+            run_hooks("prestart", &hooks.prestart, &st)?;
+            run_hooks("createRuntime", &hooks.create_runtime, &st)
+        },
+    );
+    let spawned = spawned?;
+    cs.pid = spawned.pid;
+    cs.start_time = state::proc_stat(spawned.pid).map(|(_, t)| t).unwrap_or(0);
+    let finish = (|| {
+        root.save(&cs)?;
+        if let Some(p) = &opts.pid_file {
+            write_pid_file(p, cs.pid)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = finish {
+        // SAFETY: kill and reap our own child.
+        unsafe {
+            libc::kill(cs.pid, libc::SIGKILL);
+            libc::waitpid(cs.pid, std::ptr::null_mut(), 0);
+        }
+        return Err(e);
+    }
+    drop(console);
+    undo.armed = false;
+    Ok(cs)
+}

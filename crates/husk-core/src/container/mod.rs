@@ -1,0 +1,50 @@
+//! Container operations, one file each, every one a small function over the state root.
+
+mod create;
+mod delete;
+mod exec;
+mod kill;
+mod list;
+mod start;
+mod state;
+
+pub use create::{create, CreateOptions};
+pub use delete::delete;
+pub use exec::{exec, ExecOptions};
+pub use kill::{kill, parse_signal};
+pub use list::list;
+pub use start::{poststart, start};
+pub use state::state;
+
+use crate::error::{Error, Result};
+use crate::state::{ContainerState, Status, StateRoot};
+
+/// Loads a container and its live status.
+pub fn load(root: &StateRoot, id: &str) -> Result<(ContainerState, Status)> {
+    let st = root.load(id)?;
+    let status = st.status(root);
+    Ok((st, status))
+}
+
+/// The state document hooks receive on stdin.
+pub fn hook_state(st: &ContainerState, status: crate::state::Status) -> Vec<u8> {
+    serde_json::to_vec(&st.doc(status, "")).unwrap_or_default()
+}
+
+/// Waits until `pid` has exited (it need not be our child), up to `timeout_ms`.
+pub fn wait_exit(pid: i32, timeout_ms: i32) -> Result<()> {
+    // SAFETY: pidfd_open/poll/close on a pid; ESRCH means it is already gone.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+        if fd < 0 {
+            return Ok(());
+        }
+        let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        let r = libc::poll(&mut p, 1, timeout_ms);
+        libc::close(fd);
+        if r == 0 {
+            return Err(Error::Other(format!("timed out waiting for process {pid} to exit")));
+        }
+    }
+    Ok(())
+}

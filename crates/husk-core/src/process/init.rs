@@ -1,0 +1,287 @@
+//! The init child, from clone(2) to execve(2). It may run in a copy of a multithreaded process,
+//! so it makes raw syscalls only: every string and array it uses was built by `InitPlan::build`.
+
+use libc::c_int;
+use std::ptr;
+
+use super::caps;
+use super::fail::{ChildResult, Fail, Step};
+use super::InitPlan;
+use crate::rootfs;
+use crate::util::{errno, write_all_raw, CPathBuf};
+
+pub const MSG_HOOKS: u32 = 1;
+pub const MSG_READY: u32 = 2;
+pub const MSG_FAIL: u32 = 3;
+
+/// What the child sends its parent: tag, step, index, errno.
+pub fn send_msg(sync: c_int, tag: u32, step: u32, index: u32, err: i32) {
+    let mut b = [0u8; 16];
+    b[0..4].copy_from_slice(&tag.to_ne_bytes());
+    b[4..8].copy_from_slice(&step.to_ne_bytes());
+    b[8..12].copy_from_slice(&index.to_ne_bytes());
+    b[12..16].copy_from_slice(&err.to_ne_bytes());
+    // SAFETY: send of a stack buffer on the sync socket.
+    unsafe { libc::send(sync, b.as_ptr() as *const libc::c_void, b.len(), libc::MSG_NOSIGNAL) };
+}
+
+fn recv_into(fd: c_int, buf: &mut [u8]) -> isize {
+    loop {
+        // SAFETY: recv into a buffer allocated before the clone.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+        if n >= 0 || errno() != libc::EINTR {
+            return n;
+        }
+    }
+}
+
+pub struct ChildFds {
+    pub sync: c_int,
+    pub fifo: c_int,
+    pub console: c_int,
+}
+
+pub fn init_main(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ! {
+    let r = run(plan, fds, state_buf);
+    if let Err(f) = r {
+        send_msg(fds.sync, MSG_FAIL, f.step as u32, f.index, f.errno);
+    }
+    // SAFETY: leave without running any destructor or atexit handler of the parent's copy.
+    unsafe { libc::_exit(1) }
+}
+
+fn check(r: c_int, step: Step, index: usize) -> ChildResult {
+    if r < 0 { Err(Fail::last(step, index)) } else { Ok(()) }
+}
+
+fn write_file(path: &std::ffi::CStr, value: &[u8], step: Step, index: usize) -> ChildResult {
+    // SAFETY: open/write/close of a path prepared before the clone.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(Fail::last(step, index));
+        }
+        let ok = write_all_raw(fd, value);
+        let e = errno();
+        libc::close(fd);
+        if ok { Ok(()) } else { Err(Fail::new(step, index, e)) }
+    }
+}
+
+fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
+    // SAFETY: every call below is a thin syscall wrapper over memory prepared before the clone.
+    unsafe {
+        // Hooks may exit without reading their stdin; a write must not kill the init.
+        let mut ign: libc::sigaction = std::mem::zeroed();
+        ign.sa_sigaction = libc::SIG_IGN;
+        libc::sigaction(libc::SIGPIPE, &ign, ptr::null_mut());
+
+        let n = recv_into(fds.sync, state_buf);
+        if n <= 0 {
+            return Err(Fail::new(Step::SyncRecv, 0, if n == 0 { libc::EPIPE } else { errno() }));
+        }
+        let state_len = n as usize;
+
+        for (i, (fd, flag)) in plan.join.iter().enumerate() {
+            check(libc::setns(*fd, *flag), Step::Setns, i)?;
+        }
+        if plan.unshare_cgroupns {
+            check(libc::unshare(libc::CLONE_NEWCGROUP), Step::UnshareCgroup, 0)?;
+        }
+        if let Some(h) = &plan.hostname {
+            check(libc::sethostname(h.as_ptr(), h.as_bytes().len()), Step::Hostname, 0)?;
+        }
+        if let Some(d) = &plan.domainname {
+            check(libc::setdomainname(d.as_ptr(), d.as_bytes().len()), Step::Domainname, 0)?;
+        }
+        libc::umask(0o022);
+        if let Some(rp) = &plan.rootfs {
+            let rootfd = rootfs::prepare_rootfs(rp, plan.userns)?;
+            libc::close(rootfd);
+            if plan.run_runtime_hooks {
+                send_msg(fds.sync, MSG_HOOKS, 0, 0, 0);
+                let mut ok = [0u8; 4];
+                if recv_into(fds.sync, &mut ok) != 4 {
+                    return Err(Fail::new(Step::SyncRecv, 1, libc::EPIPE));
+                }
+            }
+            for (i, h) in plan.create_container_hooks.iter().enumerate() {
+                h.run_raw(&state_buf[..state_len]).map_err(|e| Fail::new(Step::CreateContainerHook, i, e))?;
+            }
+            rootfs::finish_rootfs(rp)?;
+        }
+        if plan.terminal {
+            setup_console(plan, fds.console)?;
+        }
+        for (i, (path, value)) in plan.sysctls.iter().enumerate() {
+            write_file(path, value.as_bytes(), Step::Sysctl, i)?;
+        }
+        if let Some(rp) = &plan.rootfs {
+            if rp.readonly_root {
+                rootfs::readonly_root()?;
+            }
+        }
+        if let Some(v) = &plan.oom_score_adj {
+            write_file(c"/proc/self/oom_score_adj", v.as_bytes(), Step::OomScoreAdj, 0)?;
+        }
+        for (i, r) in plan.rlimits.iter().enumerate() {
+            let lim = libc::rlimit { rlim_cur: r.soft, rlim_max: r.hard };
+            check(libc::setrlimit(r.resource as _, &lim), Step::Rlimit, i)?;
+        }
+        if let Some(c) = &plan.caps {
+            caps::apply_bounding(c, plan.last_cap).map_err(|e| Fail::new(Step::Capabilities, 0, e))?;
+            check(libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0), Step::Capabilities, 1)?;
+        }
+        let r = libc::setgroups(plan.additional_gids.len(), plan.additional_gids.as_ptr());
+        // In a user namespace with setgroups denied, an empty list is all we wanted anyway.
+        if r != 0 && !(plan.additional_gids.is_empty() && errno() == libc::EPERM) {
+            return Err(Fail::last(Step::SetGroups, 0));
+        }
+        check(libc::setresgid(plan.gid, plan.gid, plan.gid), Step::SetGid, 0)?;
+        check(libc::setresuid(plan.uid, plan.uid, plan.uid), Step::SetUid, 0)?;
+        if let Some(c) = &plan.caps {
+            check(libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0), Step::Capabilities, 2)?;
+            caps::apply_sets(c, plan.last_cap).map_err(|e| Fail::new(Step::Capabilities, 3, e))?;
+        }
+        if plan.no_new_privs {
+            check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), Step::NoNewPrivs, 0)?;
+        }
+        libc::umask(plan.umask.unwrap_or(0o022) as libc::mode_t);
+        check(libc::chdir(plan.cwd.as_ptr()), Step::Chdir, 0)?;
+
+        let mut exe: Option<&std::ffi::CStr> = None;
+        let mut last_err = libc::ENOENT;
+        for c in &plan.exec_candidates {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::stat(c.as_ptr(), &mut st) == 0 {
+                if st.st_mode & libc::S_IFMT == libc::S_IFREG && libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) == 0 {
+                    exe = Some(c);
+                    break;
+                }
+                last_err = libc::EACCES;
+            } else if errno() != libc::ENOENT && errno() != libc::ENOTDIR {
+                last_err = errno();
+            }
+        }
+        let exe = exe.ok_or(Fail::new(Step::FindExecutable, 0, last_err))?;
+
+        send_msg(fds.sync, MSG_READY, 0, 0, 0);
+        if fds.fifo >= 0 {
+            let mut b = [0u8; 1];
+            loop {
+                let n = libc::read(fds.fifo, b.as_mut_ptr() as *mut libc::c_void, 1);
+                if n >= 0 || errno() != libc::EINTR {
+                    break;
+                }
+            }
+        }
+        for (i, h) in plan.start_container_hooks.iter().enumerate() {
+            if let Err(e) = h.run_raw(&state_buf[..state_len]) {
+                let mut msg = CPathBuf::new();
+                msg.push_bytes(b"husk-runtime: startContainer hook failed: index ").push_num(i as u64).push_bytes(b" code ").push_num(e as u64).push_bytes(b"\n");
+                write_all_raw(2, msg.as_cstr().to_bytes());
+                libc::_exit(1);
+            }
+        }
+        reset_signals();
+        libc::syscall(libc::SYS_close_range, 3 + plan.preserve_fds as u32, u32::MAX, 4 /* CLOSE_RANGE_CLOEXEC */);
+        libc::execve(exe.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
+        let e = errno();
+        let mut msg = CPathBuf::new();
+        msg.push_bytes(b"husk-runtime: exec ").push_bytes(exe.to_bytes()).push_bytes(b": errno ").push_num(e as u64).push_bytes(b"\n");
+        write_all_raw(2, msg.as_cstr().to_bytes());
+        libc::_exit(127);
+    }
+}
+
+/// Every signal back to its default and nothing blocked, with raw rt_sigaction/rt_sigprocmask:
+/// the container's process must not inherit the runtime's (or Node's) dispositions.
+pub fn reset_signals() {
+    #[repr(C)]
+    struct KSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: raw rt_sigaction with a kernel-layout struct and the kernel's 8-byte sigset size.
+        unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &dfl as *const KSigaction, ptr::null_mut::<KSigaction>(), 8) };
+    }
+    let empty: u64 = 0;
+    // SAFETY: raw rt_sigprocmask with an 8-byte set.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, ptr::null_mut::<u64>(), 8) };
+}
+
+/// Creates the container's pty, sends the master to the console socket (SCM_RIGHTS, as
+/// containerd expects), binds the slave to /dev/console and makes it the stdio and ctty.
+fn setup_console(plan: &InitPlan, sock: c_int) -> ChildResult {
+    // SAFETY: raw syscalls over stack buffers.
+    unsafe {
+        let master = libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        check(master, Step::Console, 0)?;
+        let mut unlock: c_int = 0;
+        check(libc::ioctl(master, libc::TIOCSPTLCK, &mut unlock), Step::Console, 1)?;
+        let mut n: u32 = 0;
+        check(libc::ioctl(master, libc::TIOCGPTN, &mut n), Step::Console, 2)?;
+        let mut path = CPathBuf::new();
+        path.push_bytes(b"/dev/pts/").push_num(n as u64);
+        let slave = libc::open(path.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        check(slave, Step::Console, 3)?;
+        if let Some((rows, cols)) = plan.console_size {
+            let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+            libc::ioctl(slave, libc::TIOCSWINSZ, &ws);
+        }
+        if sock >= 0 {
+            send_fd(sock, master, path.as_cstr().to_bytes()).map_err(|e| Fail::new(Step::Console, 4, e))?;
+            libc::close(sock);
+        }
+        libc::close(master);
+        // /dev/console: an empty file in the container's /dev with the slave bound on it.
+        if plan.mount_console {
+            let fd = libc::open(c"/dev/console".as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o666);
+            if fd >= 0 {
+                libc::close(fd);
+            }
+        }
+        if plan.mount_console {
+            check(libc::mount(path.as_ptr(), c"/dev/console".as_ptr(), ptr::null(), libc::MS_BIND, ptr::null()), Step::Console, 5)?;
+        }
+        libc::fchown(slave, plan.uid, plan.gid);
+        libc::setsid();
+        check(libc::ioctl(slave, libc::TIOCSCTTY, 0), Step::Console, 6)?;
+        for target in 0..3 {
+            check(libc::dup3(slave, target, 0), Step::Console, 7)?;
+        }
+        if slave > 2 {
+            libc::close(slave);
+        }
+    }
+    Ok(())
+}
+
+fn send_fd(sock: c_int, fd: c_int, name: &[u8]) -> Result<(), i32> {
+    // SAFETY: sendmsg with a stack-allocated control buffer sized by CMSG_SPACE.
+    unsafe {
+        let mut iov = libc::iovec { iov_base: name.as_ptr() as *mut libc::c_void, iov_len: name.len() };
+        let mut cbuf = [0u8; 64];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as usize;
+        ptr::copy_nonoverlapping(&fd as *const c_int as *const u8, libc::CMSG_DATA(cmsg), std::mem::size_of::<c_int>());
+        if libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) < 0 {
+            return Err(errno());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! The parent's half of a container's birth: clone the init with its namespaces, write its id
+//! maps, place it in its cgroup, run the runtime-namespace hooks, and wait until it is ready.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::fail::Step;
+use super::init::{self, ChildFds, MSG_FAIL, MSG_HOOKS, MSG_READY};
+use super::InitPlan;
+use crate::error::{Error, Result};
+use crate::spec::{IdMapping, TimeOffset};
+use crate::util::{cstring, errno_text};
+
+pub struct SpawnOptions<'a> {
+    pub plan: &'a InitPlan,
+    /// The exec fifo (O_RDWR) the init blocks on until `start`, or -1 to exec as soon as ready.
+    pub fifo_fd: RawFd,
+    /// A connected --console-socket, or -1.
+    pub console_fd: RawFd,
+    pub pid_ns_path: Option<&'a str>,
+    /// Some(offsets) for a new time namespace.
+    pub time_offsets: Option<&'a BTreeMap<String, TimeOffset>>,
+    pub time_ns_path: Option<&'a str>,
+    pub uid_mappings: &'a [IdMapping],
+    pub gid_mappings: &'a [IdMapping],
+}
+
+pub struct Spawned {
+    pub pid: i32,
+}
+
+fn sys_err(step: &str) -> Error {
+    Error::sys(step.to_string())
+}
+
+fn open_ns(path: &str) -> Result<OwnedFd> {
+    let c = cstring(path)?;
+    // SAFETY: open of a NUL-terminated path.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::io("open namespace", path, std::io::Error::last_os_error()));
+    }
+    // SAFETY: just opened, owned here.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Switches this process's namespace-for-children (pid, time) for the clone, and back on drop.
+struct ChildNsSwitch {
+    restore: Vec<(OwnedFd, libc::c_int)>,
+}
+
+impl ChildNsSwitch {
+    fn new(o: &SpawnOptions) -> Result<ChildNsSwitch> {
+        let mut s = ChildNsSwitch { restore: Vec::new() };
+        if let Some(p) = o.pid_ns_path {
+            let target = open_ns(p)?;
+            s.restore.push((open_ns("/proc/self/ns/pid")?, libc::CLONE_NEWPID));
+            // SAFETY: setns on a namespace fd; pid namespaces only affect children.
+            if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+                return Err(Error::io("join pid namespace", p, std::io::Error::last_os_error()));
+            }
+        }
+        if let Some(p) = o.time_ns_path {
+            let target = open_ns(p)?;
+            s.restore.push((open_ns("/proc/self/ns/time")?, 0x80));
+            // SAFETY: setns on a namespace fd.
+            if unsafe { libc::setns(target.as_raw_fd(), 0x80) } != 0 {
+                return Err(Error::io("join time namespace", p, std::io::Error::last_os_error()));
+            }
+        } else if let Some(offsets) = o.time_offsets {
+            s.restore.push((open_ns("/proc/self/ns/time")?, 0x80));
+            // SAFETY: unshare of the time namespace for children only.
+            if unsafe { libc::unshare(0x80) } != 0 {
+                return Err(sys_err("unshare time namespace"));
+            }
+            let mut text = String::new();
+            for (clock, off) in offsets {
+                text.push_str(&format!("{clock} {} {}\n", off.secs, off.nanosecs));
+            }
+            if !text.is_empty() {
+                std::fs::write("/proc/self/timens_offsets", text)
+                    .map_err(|e| Error::io("write time offsets", "/proc/self/timens_offsets", e))?;
+            }
+        }
+        Ok(s)
+    }
+}
+
+impl Drop for ChildNsSwitch {
+    fn drop(&mut self) {
+        for (fd, flag) in self.restore.drain(..).rev() {
+            // SAFETY: setns back to the namespace this process started in.
+            unsafe { libc::setns(fd.as_raw_fd(), flag) };
+        }
+    }
+}
+
+fn write_id_map(pid: i32, file: &str, maps: &[IdMapping]) -> Result<()> {
+    let text: String = maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect();
+    let path = format!("/proc/{pid}/{file}");
+    std::fs::write(&path, text).map_err(|e| Error::io("write id mapping", path, e))
+}
+
+fn recv_msg(fd: RawFd) -> Option<[u32; 4]> {
+    let mut b = [0u8; 16];
+    loop {
+        // SAFETY: recv into a stack buffer.
+        let n = unsafe { libc::recv(fd, b.as_mut_ptr() as *mut libc::c_void, b.len(), 0) };
+        if n < 0 && crate::util::errno() == libc::EINTR {
+            continue;
+        }
+        if n != 16 {
+            return None;
+        }
+        let w = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        return Some([w(0), w(4), w(8), w(12)]);
+    }
+}
+
+fn send_bytes(fd: RawFd, data: &[u8]) -> Result<()> {
+    // SAFETY: send of a byte slice.
+    let n = unsafe { libc::send(fd, data.as_ptr() as *const libc::c_void, data.len(), libc::MSG_NOSIGNAL) };
+    if n as usize != data.len() {
+        return Err(sys_err("send to init"));
+    }
+    Ok(())
+}
+
+/// Kills and reaps a half-born init.
+fn abort_child(pid: i32) {
+    // SAFETY: signal and reap our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+}
+
+/// Clones the init and drives it until it is ready (set up, waiting on the fifo or exec'ing).
+/// `after_clone` places the pid in its cgroup; `state_json(pid)` is the state the hooks see;
+/// `runtime_hooks` runs prestart + createRuntime when the child asks.
+pub fn spawn_init(
+    o: &SpawnOptions,
+    after_clone: &mut dyn FnMut(i32) -> Result<()>,
+    state_json: &dyn Fn(i32) -> Vec<u8>,
+    runtime_hooks: &mut dyn FnMut(i32) -> Result<()>,
+) -> Result<Spawned> {
+    let plan = o.plan;
+    let mut sp = [0; 2];
+    // SAFETY: socketpair into a stack array.
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, sp.as_mut_ptr()) } != 0 {
+        return Err(sys_err("socketpair"));
+    }
+    // SAFETY: both fds were just created and are owned here.
+    let (parent_sock, child_sock) = unsafe { (OwnedFd::from_raw_fd(sp[0]), OwnedFd::from_raw_fd(sp[1])) };
+    // The buffer the child receives the state JSON into: allocated now, never in the child.
+    let mut state_buf = vec![0u8; 256 * 1024];
+    let fds = ChildFds { sync: child_sock.as_raw_fd(), fifo: o.fifo_fd, console: o.console_fd };
+
+    let switch = ChildNsSwitch::new(o)?;
+    // SAFETY: fork-like clone (no CLONE_VM): the child runs on a copy of this stack and only
+    // calls init_main, which never returns.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, (plan.clone_flags | libc::SIGCHLD) as libc::c_ulong, 0, 0, 0, 0) } as i32;
+    if pid == 0 {
+        init::init_main(plan, &fds, &mut state_buf);
+    }
+    drop(switch);
+    if pid < 0 {
+        return Err(sys_err("clone init"));
+    }
+    drop(child_sock);
+    let sock = parent_sock.as_raw_fd();
+    let result = (|| -> Result<()> {
+        if plan.clone_flags & libc::CLONE_NEWUSER != 0 {
+            write_id_map(pid, "uid_map", o.uid_mappings)?;
+            write_id_map(pid, "gid_map", o.gid_mappings)?;
+        }
+        after_clone(pid)?;
+        let mut st = state_json(pid);
+        if st.is_empty() {
+            st.push(b'{');
+            st.push(b'}');
+        }
+        send_bytes(sock, &st)?;
+        loop {
+            match recv_msg(sock) {
+                Some([MSG_HOOKS, ..]) => {
+                    runtime_hooks(pid)?;
+                    send_bytes(sock, &[0u8; 4])?;
+                }
+                Some([MSG_READY, ..]) => return Ok(()),
+                Some([MSG_FAIL, step, index, err]) => return Err(Error::Child(describe_failure(plan, step, index, err as i32))),
+                _ => {
+                    let mut status = 0;
+                    // SAFETY: reap our own child that closed the channel.
+                    unsafe { libc::waitpid(pid, &mut status, 0) };
+                    return Err(Error::Child(format!("container init exited during setup (wait status {status})")));
+                }
+            }
+        }
+    })();
+    if let Err(e) = result {
+        abort_child(pid);
+        return Err(e);
+    }
+    Ok(Spawned { pid })
+}
+
+/// Words a child's failure with the step, the spec item and the errno.
+fn describe_failure(plan: &InitPlan, step: u32, index: u32, err: i32) -> String {
+    let i = index as usize;
+    let e = errno_text(err);
+    let rp = plan.rootfs.as_ref();
+    let mount = |i: usize| rp.and_then(|r| r.mounts.get(i)).map(|m| m.describe.clone()).unwrap_or_default();
+    match Step::from_u32(step) {
+        Some(Step::Mount) => format!("error mounting {}: {e}", mount(i)),
+        Some(Step::MountDestination) => format!("error creating mount destination for {}: {e}", mount(i)),
+        Some(Step::RemountBind) => format!("error remounting {}: {e}", mount(i)),
+        Some(Step::MountPropagation) => format!("error setting propagation of {}: {e}", mount(i)),
+        Some(Step::Device) => format!("error creating device {}: {e}", rp.and_then(|r| r.devices.get(i)).map(|d| d.describe.as_str()).unwrap_or("")),
+        Some(Step::MaskPath) => format!("error masking path {:?}: {e}", rp.and_then(|r| r.masked.get(i)).map(|p| format!("/{}", p.to_string_lossy())).unwrap_or_default()),
+        Some(Step::ReadonlyPath) => format!("error making path read-only {:?}: {e}", rp.and_then(|r| r.readonly.get(i)).map(|p| format!("/{}", p.to_string_lossy())).unwrap_or_default()),
+        Some(Step::Sysctl) => format!("error setting sysctl {:?}: {e}", plan.sysctl_names.get(i).cloned().unwrap_or_default()),
+        Some(Step::Chdir) => format!("chdir to cwd ({:?}) set in config.json failed: {e}", plan.cwd.to_string_lossy()),
+        Some(Step::FindExecutable) => format!("exec: {:?}: executable file not found in $PATH or not executable: {e}", plan.argv0_display),
+        Some(Step::CreateContainerHook) => format!("error running createContainer hook #{i}: {}", crate::hooks::describe_raw_failure(err)),
+        Some(Step::Setns) => format!("error joining namespace #{i}: {e}"),
+        Some(Step::Rlimit) => format!("error setting rlimit #{i}: {e}"),
+        Some(s) => format!("container init failed at {s:?} (#{i}): {e}"),
+        None => format!("container init failed (step {step}, #{i}): {e}"),
+    }
+}
