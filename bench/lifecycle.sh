@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# bench/lifecycle.sh [RT...] — husk-runtime side by side with runc and crun in one run.
+# Each step (run /bin/true, create, start, state, exec /bin/true, kill, delete) is timed per
+# runtime with husk-measure (wait4: wall, user+sys CPU of the command and its children, peak RSS),
+# runtimes interleaved iteration by iteration so machine noise hits all alike.
+# Prints medians and each runtime's CPU ratio to crun's.
+#   N=30 iterations  WORK=/tmp/husk-bench  RT defaults: runc crun target/release/husk-runtime
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+N=${N:-30}
+WORK=${WORK:-/tmp/husk-bench}
+[ $# -gt 0 ] || set -- runc crun "$here/target/release/husk-runtime"
+measure=$here/target/release/husk-measure
+[ -x "$measure" ] || cargo build --release -q -p husk-bench
+rm -rf "$WORK"; mkdir -p "$WORK"
+HUSK_RUNTIME=$here/target/release/husk-runtime "$here/scripts/make-bundle.sh" "$WORK/true" /bin/true >/dev/null
+HUSK_RUNTIME=$here/target/release/husk-runtime "$here/scripts/make-bundle.sh" "$WORK/sleep" sleep 1000 >/dev/null
+# crun 1.8.1 refuses this machine's hybrid cgroups unless stray v2 controllers are mounted as v1.
+if [ -x "${SHARED_BENCH:-$here/../shared/bench}/cgroup-prep.sh" ] && [[ " $* " == *" crun "* ]]; then
+  "${SHARED_BENCH:-$here/../shared/bench}/cgroup-prep.sh" fix >/dev/null 2>&1 || true
+fi
+out=$WORK/samples.tsv
+: >"$out"
+# one RT STEP CMD...: appends "rt step wall cpu rss exit" to the samples.
+one() {
+  local rt=$1 step=$2; shift 2
+  local w c m rc
+  read -r w c m rc < <("$measure" "$@" 2>>"$WORK/stderr.log")
+  echo -e "$(basename "${rt%% *}")\t$step\t$w\t$c\t$m\t$rc" >>"$out"
+}
+for i in $(seq 1 "$N"); do
+  for rt in "$@"; do
+    root="$WORK/root/$(basename "${rt%% *}")"; id="b$i-$$"
+    one "$rt" run $rt --root "$root" run -b "$WORK/true" "r$id"
+    one "$rt" create $rt --root "$root" create -b "$WORK/sleep" "c$id"
+    one "$rt" start $rt --root "$root" start "c$id"
+    one "$rt" state $rt --root "$root" state "c$id"
+    one "$rt" exec $rt --root "$root" exec "c$id" /bin/true
+    one "$rt" kill $rt --root "$root" kill "c$id" KILL
+    for _ in $(seq 1 100); do [ "$($rt --root "$root" state "c$id" 2>/dev/null | jq -r .status)" = stopped ] && break; sleep 0.01; done
+    one "$rt" delete $rt --root "$root" delete "c$id"
+  done
+done
+python3 - "$out" <<'PY'
+import sys, statistics as st, collections
+rows = [l.rstrip('\n').split('\t') for l in open(sys.argv[1])]
+d = collections.defaultdict(list)
+for rt, step, wall, cpu, rss, rc in rows:
+    d[(rt, step)].append((int(wall) / 1000, int(cpu) / 1000, int(rss), int(rc)))
+rts = list(dict.fromkeys(r[0] for r in rows)); steps = list(dict.fromkeys(r[1] for r in rows))
+print(f"{'runtime':14}{'step':8}{'n':>4}{'wall ms':>9}{'cpu ms':>8}{'rss KB':>8}{'fail':>5}{'cpu/crun':>9}")
+for step in steps:
+    base = st.median(x[1] for x in d[('crun', step)]) if ('crun', step) in d else None
+    for rt in rts:
+        v = d[(rt, step)]
+        cpu = st.median(x[1] for x in v)
+        ratio = f"{cpu / base:.2f}" if base else "-"
+        print(f"{rt:14}{step:8}{len(v):4}{st.median(x[0] for x in v):9.2f}{cpu:8.2f}{max(x[2] for x in v):8}{sum(1 for x in v if x[3]):5}{ratio:>9}")
+PY
