@@ -28,7 +28,7 @@ fn main() {
         (status, ru)
     };
     let wall = start.elapsed().as_micros();
-    let cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) as i64 * 1_000_000 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) as i64;
+    let cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1_000_000 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
     let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
     println!("{wall} {cpu} {} {code}", ru.ru_maxrss);
 }

@@ -302,7 +302,7 @@ mod tests {
     #[test]
     fn reads_own_stat() {
         let (state, start) = proc_stat(std::process::id() as i32).unwrap();
-        assert_eq!(state, 'R');
+        assert!(state == 'R' || state == 'S', "{state}");
         assert!(start > 0);
         assert!(process_alive(std::process::id() as i32, start));
         assert!(!process_alive(std::process::id() as i32, start + 1));

@@ -36,14 +36,16 @@ fn create_dirs(cg: &Cgroup, created: &mut Vec<PathBuf>) -> Result<()> {
     if let Some(cpuset) = cg.v1_dirs().get("cpuset") {
         // Parents first, so each new cpuset inherits from an initialised one.
         for dir in created.iter().filter(|d| d.starts_with(&cpuset.mount)) {
-            v1::init_cpuset(dir)?;
+            v1::init_cpuset(dir, true)?;
         }
         if !created.contains(&cpuset.path) {
-            v1::init_cpuset(&cpuset.path)?;
+            v1::init_cpuset(&cpuset.path, false)?;
         }
     }
-    if let Some(unified) = cg.unified() {
-        v2::enable_controllers(&unified.mount, &unified.path);
+    // Pure v2 delegates everything up front, as runc; hybrid with real v1 controllers only on
+    // demand in `apply`, since a controller in use on cgroup2 can no longer be mounted as v1.
+    if let Some(unified) = cg.unified().filter(|_| !cg.has_v1_controllers()) {
+        v2::enable_controllers(&unified.mount, &unified.path, None);
     }
     Ok(())
 }
@@ -94,14 +96,16 @@ fn sigkill(pids: &[i32]) {
 /// SIGKILLs every process in the container's cgroup and waits until none is left; on hybrid the
 /// unified directory holds every process too and has cgroup.kill.
 pub fn kill_all(cg: &Cgroup) -> Result<()> {
+    let freezer = cg.v1_dirs().get("freezer").map(|f| f.path.as_path());
     match (cg.unified(), cg.primary_dir()) {
-        (Some(unified), _) => kill_all_v2(&unified.path),
-        (None, Some(dir)) => kill_all_v1(dir, cg.v1_dirs().get("freezer").map(|f| f.path.as_path())),
+        (Some(unified), _) => kill_all_v2(&unified.path, freezer),
+        (None, Some(dir)) => kill_all_v1(dir, freezer),
         (None, None) => Ok(()),
     }
 }
 
-fn kill_all_v2(dir: &Path) -> Result<()> {
+/// cgroup.kill; a v1 freezer (hybrid) is thawed after it, or the frozen tasks could not die.
+fn kill_all_v2(dir: &Path, v1_freezer: Option<&Path>) -> Result<()> {
     let populated = |dir: &Path| match v2::populated(dir) {
         Ok(p) => Ok(p),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -111,6 +115,9 @@ fn kill_all_v2(dir: &Path) -> Result<()> {
         return Ok(());
     }
     let has_kill = v2::kill(dir).map_err(|e| files::write_error(&dir.join("cgroup.kill"), "1", e))?;
+    if let Some(freezer) = v1_freezer {
+        let _ = files::write_path(&freezer.join("freezer.state"), "THAWED");
+    }
     let mut backoff = Backoff::new(KILL_TIMEOUT);
     while populated(dir)? {
         if !has_kill {

@@ -2,8 +2,8 @@
 //!
 //! A [`Cgroup`] is the set of directories one container occupies: one per mounted v1 hierarchy
 //! and/or one in the unified (cgroup2) hierarchy. Each controller's settings go to wherever that
-//! controller is mounted, so hybrid hosts (v1 controllers plus cgroup2 for the rest, like hugetlb
-//! here) need no special casing beyond joining both trees, as runc does.
+//! controller is mounted, so a hybrid host (v1 controllers, cgroup2 for the rest, e.g. hugetlb)
+//! needs no special case beyond joining both trees, as runc does.
 
 mod devices;
 mod files;
@@ -152,6 +152,11 @@ impl Cgroup {
 
     pub fn unified_dir(&self) -> Option<&Path> {
         self.unified.as_ref().map(|u| u.path.as_path())
+    }
+
+    /// Whether any real v1 controller is used (named hierarchies like name=systemd control nothing).
+    fn has_v1_controllers(&self) -> bool {
+        self.v1.keys().any(|k| !k.starts_with("name="))
     }
 
     /// Each directory once (co-mounted v1 controllers share one), v1 first.

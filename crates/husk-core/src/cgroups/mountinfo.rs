@@ -144,7 +144,7 @@ pub fn parse_proc_cgroup(text: &str) -> OwnCgroups {
 }
 
 pub fn own_cgroups() -> std::io::Result<OwnCgroups> {
-    std::fs::read_to_string("/proc/self/cgroup").map(|text| parse_proc_cgroup(&text))
+    super::files::read_path(std::path::Path::new("/proc/self/cgroup")).map(|text| parse_proc_cgroup(&text))
 }
 
 #[cfg(test)]

@@ -30,6 +30,29 @@ fn not_mounted(controller: &str) -> Error {
     Error::Other(format!("cannot apply {controller} limits: the {controller} cgroup controller is not mounted"))
 }
 
+/// On hybrid, enables in the unified tree just the controllers this request sets there.
+fn delegate_on_unified(cg: &Cgroup, r: &Resources) {
+    let Some(unified) = cg.unified() else { return };
+    let mut wanted: Vec<&str> = Vec::new();
+    let mut want = |v1_name: &str, v2_name: &'static str, requested: bool| {
+        if requested && matches!(cg.place(v1_name), Place::V2(_)) {
+            wanted.push(v2_name);
+        }
+    };
+    let cpu = r.cpu.as_ref();
+    want("cpuset", "cpuset", cpu.is_some_and(cpuset_requested));
+    want("cpu", "cpu", cpu.is_some_and(cpu_requested));
+    want("memory", "memory", r.memory.is_some());
+    want("pids", "pids", r.pids.as_ref().is_some_and(|p| p.limit != 0));
+    want("blkio", "io", r.block_io.is_some());
+    want("hugetlb", "hugetlb", !r.hugepage_limits.is_empty());
+    want("rdma", "rdma", r.rdma.is_some());
+    wanted.extend(r.unified.keys().filter_map(|k| k.split_once('.')).map(|(controller, _)| controller));
+    if !wanted.is_empty() {
+        v2::enable_controllers(&unified.mount, &unified.path, Some(&wanted));
+    }
+}
+
 pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
     let hierarchy = cg.hierarchy();
     if !r.unified.is_empty() && hierarchy == Hierarchy::V1 {
@@ -37,6 +60,9 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
     }
     for key in r.unified.keys() {
         v2::check_unified_key(key)?;
+    }
+    if cg.has_v1_controllers() {
+        delegate_on_unified(cg, r);
     }
 
     if let Some(cpu) = r.cpu.as_ref().filter(|c| cpuset_requested(c)) {
@@ -103,6 +129,20 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
                 Place::V1(dir) => v1::set_net_prio(dir, &network.priorities)?,
                 _ if hierarchy == Hierarchy::V1 => return Err(not_mounted("net_prio")),
                 _ => {}
+            }
+        }
+    }
+    if let Some(rdma) = &r.rdma {
+        let lines = v1::rdma_lines(rdma)?;
+        if !lines.is_empty() {
+            match cg.place("rdma") {
+                Place::V1(dir) => v1::set_rdma(dir, &lines)?,
+                Place::V2(dir) => {
+                    for line in &lines {
+                        v2::write(dir, "rdma.max", line)?;
+                    }
+                }
+                Place::Missing => return Err(not_mounted("rdma")),
             }
         }
     }

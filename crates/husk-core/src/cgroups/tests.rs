@@ -58,6 +58,37 @@ impl Drop for Cleanup {
     }
 }
 
+/// Serialises the tests that may delegate controllers at the unified root, and on drop takes back
+/// what they delegated, so a controller stays free to be mounted as v1 by others.
+struct UnifiedRootRestore {
+    _lock: std::sync::MutexGuard<'static, ()>,
+    file: Option<PathBuf>,
+    before: Vec<String>,
+}
+
+impl UnifiedRootRestore {
+    fn new() -> Self {
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let file = mountinfo::mounts().unified.as_ref().map(|m| m.mountpoint.join("cgroup.subtree_control"));
+        let before = file.as_ref().map(|f| words(f)).unwrap_or_default();
+        UnifiedRootRestore { _lock: lock, file, before }
+    }
+}
+
+fn words(file: &Path) -> Vec<String> {
+    fs::read_to_string(file).unwrap_or_default().split_whitespace().map(str::to_string).collect()
+}
+
+impl Drop for UnifiedRootRestore {
+    fn drop(&mut self) {
+        let Some(file) = &self.file else { return };
+        for added in words(file).iter().filter(|c| !self.before.contains(c)) {
+            let _ = fs::write(file, format!("-{added}"));
+        }
+    }
+}
+
 fn real_host_has(hierarchy: &[Hierarchy]) -> bool {
     let found = detect();
     if !hierarchy.contains(&found) {
@@ -76,6 +107,7 @@ fn lifecycle_on_the_real_v1_or_hybrid_tree() {
     if !real_host_has(&[Hierarchy::V1, Hierarchy::Hybrid]) {
         return;
     }
+    let _restore = UnifiedRootRestore::new();
     let name = unique("life");
     let cg = Cgroup::resolve(Some(&format!("/{name}")), "ignored").unwrap();
     let mut guard = Cleanup::new(cg.clone());
@@ -129,8 +161,14 @@ fn lifecycle_on_the_real_v1_or_hybrid_tree() {
     got.sort();
     want.sort();
     assert_eq!(got, want);
-    if hugetlb_on_unified && hugetlb_2mb_available() {
-        assert_eq!(read(cg.unified_dir().unwrap(), "hugetlb.2MB.max"), (4u64 << 20).to_string());
+    if hugetlb_2mb_available() {
+        match dirs.get("hugetlb") {
+            Some(h) => assert_eq!(read(&h.path, "hugetlb.2MB.limit_in_bytes"), (4u64 << 20).to_string()),
+            None if hugetlb_on_unified => {
+                assert_eq!(read(cg.unified_dir().unwrap(), "hugetlb.2MB.max"), (4u64 << 20).to_string())
+            }
+            None => {}
+        }
     }
 
     assert_eq!(cg.pids().unwrap(), vec![pid]);
@@ -154,6 +192,8 @@ fn lifecycle_on_the_real_v1_or_hybrid_tree() {
     cg.thaw().unwrap();
     assert!(!cg.is_frozen().unwrap());
 
+    // A paused container can still be destroyed: frozen tasks are thawed so SIGKILL lands.
+    cg.freeze().unwrap();
     guard.destroy().unwrap();
     for dir in cg.paths().values() {
         assert!(!dir.exists(), "{} left behind", dir.display());
@@ -229,6 +269,7 @@ fn v2_code_path_on_the_real_unified_mount() {
         eprintln!("skipped: no separate cgroup2 mount");
         return;
     };
+    let _restore = UnifiedRootRestore::new();
     let path = mount.join(unique("v2"));
     let cg = Cgroup::from_dirs(BTreeMap::new(), Some(CgroupDir { mount: mount.clone(), path: path.clone() }));
     assert_eq!(cg.hierarchy(), Hierarchy::V2);
@@ -316,6 +357,7 @@ const V2_LEAF_FILES: &[&str] = &[
     "hugetlb.2MB.max",
     "cpuset.cpus",
     "cpuset.mems",
+    "rdma.max",
 ];
 
 #[test]
@@ -360,8 +402,10 @@ fn v2_resources_go_to_the_right_files() {
         ..Default::default()
     };
     resources.unified.insert("memory.high".into(), "200M".into());
+    resources.rdma = Some(serde_json::json!({"mlx5_1": {"hcaHandles": 3, "hcaObjects": 10000}}));
     cg.apply(&resources).unwrap();
     let expect = [
+        ("rdma.max", "mlx5_1 hca_handle=3 hca_object=10000".to_string()),
         ("memory.max", (100u64 << 20).to_string()),
         ("memory.low", (50u64 << 20).to_string()),
         ("memory.swap.max", (200u64 << 20).to_string()),
@@ -556,4 +600,36 @@ fn hierarchy_comes_from_the_dirs_and_paths_use_runc_keys() {
     assert!(matches!(Cgroup::from_dirs(v1, None).place("hugetlb"), Place::Missing));
     assert!(!v2_devices_enforced());
     assert!(!supported_controllers().is_empty() || detect() == Hierarchy::V1);
+}
+
+#[test]
+fn hybrid_puts_hugetlb_on_the_unified_side_and_delegates_only_on_demand() {
+    let tree = FakeTree::new(
+        "fake-hybrid",
+        &[
+            ("memory/c1/memory.limit_in_bytes", ""),
+            ("unified/cgroup.controllers", "hugetlb\n"),
+            ("unified/cgroup.subtree_control", ""),
+            ("unified/c1/hugetlb.2MB.max", ""),
+        ],
+    );
+    let mut v1 = BTreeMap::new();
+    v1.insert("memory".to_string(), CgroupDir { mount: tree.dir("memory"), path: tree.dir("memory/c1") });
+    let unified = CgroupDir { mount: tree.dir("unified"), path: tree.dir("unified/c1") };
+    let cg = Cgroup::from_dirs(v1, Some(unified));
+    assert_eq!(cg.hierarchy(), Hierarchy::Hybrid);
+    cg.create().unwrap();
+    assert_eq!(read(&tree.dir("unified"), "cgroup.subtree_control"), "", "create must not delegate on hybrid");
+    let memory_only =
+        Resources { memory: Some(Memory { limit: Some(1 << 20), ..Default::default() }), ..Default::default() };
+    cg.apply(&memory_only).unwrap();
+    assert_eq!(read(&tree.dir("unified"), "cgroup.subtree_control"), "");
+    assert_eq!(read(&tree.dir("memory/c1"), "memory.limit_in_bytes"), (1u64 << 20).to_string());
+    let hugetlb = Resources {
+        hugepage_limits: vec![HugepageLimit { page_size: "2MB".into(), limit: 2 << 20 }],
+        ..Default::default()
+    };
+    cg.apply(&hugetlb).unwrap();
+    assert_eq!(read(&tree.dir("unified"), "cgroup.subtree_control"), "+hugetlb");
+    assert_eq!(read(&tree.dir("unified/c1"), "hugetlb.2MB.max"), (2u64 << 20).to_string());
 }

@@ -18,11 +18,12 @@ pub fn set_cpuset(dir: &Path, cpu: &Cpu) -> Result<()> {
     Ok(())
 }
 
-/// A new v1 cpuset has empty cpus and mems and refuses tasks; fill them from the parent.
-pub fn init_cpuset(dir: &Path) -> Result<()> {
+/// A new v1 cpuset has empty cpus and mems and refuses tasks; fill them from the parent. `fresh`:
+/// we just made it, so it is known empty (or, with clone_children, already equal to the parent).
+pub fn init_cpuset(dir: &Path, fresh: bool) -> Result<()> {
     let parent = dir.parent().unwrap_or(dir);
     for name in ["cpuset.cpus", "cpuset.mems"] {
-        if files::read(dir, name)?.trim().is_empty() {
+        if fresh || files::read(dir, name)?.trim().is_empty() {
             let inherited = files::read(parent, name)?;
             files::write(dir, name, inherited.trim())?;
         }
@@ -36,7 +37,10 @@ pub fn set_devices(dir: &Path, rules: &[DeviceCgroup]) -> Result<()> {
         return Ok(());
     }
     let lines = rules.iter().map(|rule| Ok((rule.allow, v1_rule_line(rule)?))).collect::<Result<Vec<_>>>()?;
-    files::write(dir, "devices.deny", "a")?;
+    // A list that starts by denying type "a" resets the cgroup itself (the kernel ignores access there).
+    if lines[0].0 || !lines[0].1.starts_with("a ") {
+        files::write(dir, "devices.deny", "a")?;
+    }
     for (allow, line) in lines {
         files::write(dir, if allow { "devices.allow" } else { "devices.deny" }, &line)?;
     }
@@ -241,6 +245,41 @@ pub fn set_net_cls(dir: &Path, class_id: u32) -> Result<()> {
 pub fn set_net_prio(dir: &Path, priorities: &[NetPriority]) -> Result<()> {
     for p in priorities {
         files::write(dir, "net_prio.ifpriomap", &format!("{} {}", p.name, p.priority))?;
+    }
+    Ok(())
+}
+
+/// rdma.max lines ("mlx5_1 hca_handle=3 hca_object=10000"), same on v1 and v2, from the spec's
+/// `rdma` map of device -> {hcaHandles, hcaObjects}.
+pub fn rdma_lines(rdma: &serde_json::Value) -> Result<Vec<String>> {
+    const FIELD: &str = "linux.resources.rdma";
+    let devices = rdma.as_object().ok_or_else(|| Error::spec(FIELD, "must be an object"))?;
+    let mut lines = Vec::new();
+    for (device, limits) in devices {
+        if device.is_empty() || device.contains(char::is_whitespace) {
+            return Err(Error::spec(FIELD, format!("invalid device name {device:?}")));
+        }
+        let mut line = device.clone();
+        for (key, name) in [("hcaHandles", "hca_handle"), ("hcaObjects", "hca_object")] {
+            match limits.get(key) {
+                None | Some(serde_json::Value::Null) => {}
+                Some(v) => {
+                    let n =
+                        v.as_u64().ok_or_else(|| Error::spec(format!("{FIELD}.{device}.{key}"), "must be a number"))?;
+                    line.push_str(&format!(" {name}={n}"));
+                }
+            }
+        }
+        if line.len() > device.len() {
+            lines.push(line);
+        }
+    }
+    Ok(lines)
+}
+
+pub fn set_rdma(dir: &Path, lines: &[String]) -> Result<()> {
+    for line in lines {
+        files::write(dir, "rdma.max", line)?;
     }
     Ok(())
 }

@@ -213,26 +213,30 @@ pub fn set_unified(dir: &Path, unified: &std::collections::BTreeMap<String, Stri
 }
 
 /// Enables in every cgroup from `mount` down to `dir`'s parent the controllers it has but does not
-/// yet delegate. Best effort, as runc: a cgroup with processes of its own cannot delegate, and a
-/// missing controller then surfaces when its limit is written.
-pub fn enable_controllers(mount: &Path, dir: &Path) {
+/// yet delegate: all of them (`only` None, pure v2 like runc) or just those named. Best effort, as
+/// runc: a cgroup with processes of its own cannot delegate, and a missing controller then
+/// surfaces, named, when its limit is written.
+pub fn enable_controllers(mount: &Path, dir: &Path, only: Option<&[&str]>) {
     let Ok(rel) = dir.strip_prefix(mount) else { return };
     let mut current = mount.to_path_buf();
     for component in rel.components() {
-        enable_available(&current);
+        enable_available(&current, only);
         current.push(component);
     }
 }
 
-fn enable_available(dir: &Path) {
+fn enable_available(dir: &Path, only: Option<&[&str]>) {
     let (Ok(available), Ok(enabled)) =
         (files::read_path(&dir.join("cgroup.controllers")), files::read_path(&dir.join("cgroup.subtree_control")))
     else {
         return;
     };
     let enabled: Vec<&str> = enabled.split_whitespace().collect();
-    let missing: Vec<String> =
-        available.split_whitespace().filter(|c| !enabled.contains(c)).map(|c| format!("+{c}")).collect();
+    let missing: Vec<String> = available
+        .split_whitespace()
+        .filter(|c| !enabled.contains(c) && only.is_none_or(|only| only.contains(c)))
+        .map(|c| format!("+{c}"))
+        .collect();
     if missing.is_empty() {
         return;
     }
