@@ -3,3 +3,5 @@ export * from './spec/index.js';
 export { ErrorCode, ExitCode, HuskError, errorCodeOf, exitCodeFor, isHuskError, type ErrorCodeName } from './errors.js';
 /** The native core's version and its runtime-spec features document. */
 export { version, features } from './runtime/addon.js';
+export { Runtime, runtimeBinary, DEFAULT_STATE_ROOT } from './runtime/container.js';
+export type { ContainerProcess, ContainerState, ExitStatus, RunResult, ProcessResult, StdioSlot } from './runtime/container.js';

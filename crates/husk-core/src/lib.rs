@@ -1,12 +1,14 @@
 //! husk-core: the container runtime library. It takes an OCI bundle and a state root, like runc.
 
 pub mod cgroups;
+pub mod console;
 pub mod container;
 pub mod error;
 pub mod features;
 pub mod hooks;
 pub mod process;
 pub mod rootfs;
+pub mod security;
 pub mod spec;
 pub mod state;
 pub mod util;

@@ -1,8 +1,10 @@
 //! husk-node: the Node-API addon. JS calls land in the table below; anything that can block runs
 //! on libuv's thread pool and settles a Promise, so the event loop never waits on the kernel.
 
+mod container;
 mod env;
 mod export;
+mod image;
 mod napi_sys;
 
 use std::time::Duration;
@@ -15,6 +17,18 @@ use export::{job, Export, Job};
 static EXPORTS: &[Export] = &[
     Export::Sync(c"version", version),
     Export::Promise(c"features", features),
+    Export::Promise(c"unpackLayer", image::unpack_layer),
+    Export::Promise(c"spawn", container::spawn),
+    Export::Promise(c"wait", container::wait),
+    Export::Promise(c"start", container::start),
+    Export::Promise(c"state", container::state),
+    Export::Promise(c"list", container::list),
+    Export::Promise(c"kill", container::kill),
+    Export::Promise(c"delete", container::delete),
+    Export::Promise(c"pause", container::pause),
+    Export::Promise(c"resume", container::resume),
+    Export::Promise(c"ps", container::ps),
+    Export::Promise(c"stats", container::stats),
     // Test-only hooks: they pin error mapping, panic catching and running off the event loop.
     Export::Promise(c"__rejectForTest", reject_for_test),
     Export::Promise(c"__echoForTest", echo_for_test),

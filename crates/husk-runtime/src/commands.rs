@@ -72,6 +72,8 @@ fn create_options(p: &Parsed, cmd: &str, wait_for_start: bool) -> Result<CreateO
         no_pivot: p.is_set("no-pivot"),
         preserve_fds,
         wait_for_start,
+        in_process: false,
+        stdio: [-1; 3],
     })
 }
 
@@ -95,10 +97,13 @@ fn run(g: &mut Global, rest: &[String]) -> CmdResult {
     let p = parse(rest, CREATE_FLAGS)?;
     let detach = p.is_set("detach");
     let mut opts = create_options(&p, "run", false)?;
+    // The vfork start copies nothing and needs no sync round trips; it takes most configs.
+    let spec = husk_core::spec::Spec::load(&opts.bundle).ok();
+    opts.in_process = std::env::var_os("HUSK_NO_VFORK").is_none() && spec.as_ref().is_some_and(container::in_process_supported);
     let sigfd = (!detach).then(wait::block_signals);
     // Foreground with a terminal and no --console-socket: we hold the pty and relay it.
-    let relay = !detach && opts.console_socket.is_none() && bundle_wants_terminal(&opts.bundle);
-    let pair = if relay { Some(wait::console_pair()?) } else { None };
+    let relay = !detach && opts.console_socket.is_none() && spec.as_ref().and_then(|s| s.process.as_ref()).is_some_and(|p| p.terminal);
+    let pair = if relay { Some(wait::console_pair().map_err(err)?) } else { None };
     opts.console_fd = pair.as_ref().map(|(a, _)| a.as_raw_fd());
     let cs = container::create(&g.root, &opts).map_err(err)?;
     for w in container::poststart(&cs) {
@@ -106,7 +111,7 @@ fn run(g: &mut Global, rest: &[String]) -> CmdResult {
     }
     let Some(sigfd) = sigfd else { return Ok(0) };
     let master = match &pair {
-        Some((_, b)) => Some(wait::recv_master(b.as_raw_fd())?),
+        Some((_, b)) => Some(wait::recv_master(b.as_raw_fd()).map_err(err)?),
         None => None,
     };
     drop(pair);
@@ -118,10 +123,6 @@ fn run(g: &mut Global, rest: &[String]) -> CmdResult {
         }
     }
     Ok(code)
-}
-
-fn bundle_wants_terminal(bundle: &std::path::Path) -> bool {
-    husk_core::spec::Spec::load(bundle).ok().and_then(|s| s.process).map(|p| p.terminal).unwrap_or(false)
 }
 
 const EXEC_FLAGS: &[FlagSpec] = &[
@@ -194,7 +195,7 @@ fn exec(g: &mut Global, rest: &[String]) -> CmdResult {
     let sigfd = (!detach).then(wait::block_signals);
     let console_socket = p.get("console-socket").map(PathBuf::from);
     let relay = !detach && console_socket.is_none() && process.terminal;
-    let pair = if relay { Some(wait::console_pair()?) } else { None };
+    let pair = if relay { Some(wait::console_pair().map_err(err)?) } else { None };
     let opts = container::ExecOptions {
         id,
         process,
@@ -206,7 +207,7 @@ fn exec(g: &mut Global, rest: &[String]) -> CmdResult {
     let pid = container::exec(&g.root, &opts).map_err(err)?;
     let Some(sigfd) = sigfd else { return Ok(0) };
     let master = match &pair {
-        Some((_, b)) => Some(wait::recv_master(b.as_raw_fd())?),
+        Some((_, b)) => Some(wait::recv_master(b.as_raw_fd()).map_err(err)?),
         None => None,
     };
     drop(pair);

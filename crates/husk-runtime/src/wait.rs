@@ -3,6 +3,8 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+pub use husk_core::console::{console_pair, recv_master};
+
 /// Signals passed on to the container's process, as runc does.
 const FORWARDED: &[i32] = &[
     libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGPIPE, libc::SIGALRM,
@@ -22,42 +24,6 @@ pub fn block_signals() -> OwnedFd {
         }
         libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         OwnedFd::from_raw_fd(libc::signalfd(-1, &set, libc::SFD_CLOEXEC))
-    }
-}
-
-/// A socket pair standing in for --console-socket when we relay the terminal ourselves.
-pub fn console_pair() -> Result<(OwnedFd, OwnedFd), String> {
-    let mut sp = [0; 2];
-    // SAFETY: socketpair into a stack array.
-    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, sp.as_mut_ptr()) } != 0 {
-        return Err(format!("socketpair: {}", std::io::Error::last_os_error()));
-    }
-    // SAFETY: both fds were just created.
-    Ok(unsafe { (OwnedFd::from_raw_fd(sp[0]), OwnedFd::from_raw_fd(sp[1])) })
-}
-
-/// Receives the pty master the container's process sent over SCM_RIGHTS.
-pub fn recv_master(sock: RawFd) -> Result<OwnedFd, String> {
-    // SAFETY: recvmsg into stack buffers sized by CMSG_SPACE.
-    unsafe {
-        let mut name = [0u8; 256];
-        let mut iov = libc::iovec { iov_base: name.as_mut_ptr() as *mut libc::c_void, iov_len: name.len() };
-        let mut cbuf = [0u8; 64];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = cbuf.len();
-        if libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) < 0 {
-            return Err(format!("receive pty master: {}", std::io::Error::last_os_error()));
-        }
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
-            return Err("receive pty master: no file descriptor".into());
-        }
-        let mut fd: i32 = -1;
-        std::ptr::copy_nonoverlapping(libc::CMSG_DATA(cmsg), &mut fd as *mut i32 as *mut u8, 4);
-        Ok(OwnedFd::from_raw_fd(fd))
     }
 }
 

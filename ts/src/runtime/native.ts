@@ -29,10 +29,46 @@ export interface AddonError extends Error {
   code: string;
 }
 
+/** A container's state document (runtime-spec state plus runc's rootfs, created, owner). */
+export interface ContainerState {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+}
+
+/** What spawn() resolves to: the host pid and the JS ends of "pipe" stdio slots, or the pty master. */
+export interface NativeSpawned {
+  id: string;
+  pid: number;
+  stdio: (number | null)[];
+  pty: number | null;
+  /** A dup of the pty master, so reading and writing can be separate streams. */
+  ptyWrite: number | null;
+}
+
+export type StdioSlot = 'pipe' | 'inherit' | 'ignore' | number | null;
+
 /** The addon's exports. Async functions run on libuv's thread pool and never throw: they reject. */
 export interface NativeAddon {
   version(): string;
   features(): Promise<Features>;
+  spawn(options: { root: string; id: string; bundle: string; stdio?: StdioSlot[] }): Promise<NativeSpawned>;
+  wait(root: string, id: string, pid: number): Promise<{ exitCode: number; signal: number | null; warnings: string[] }>;
+  start(root: string, id: string): Promise<{ warnings: string[] }>;
+  state(root: string, id: string): Promise<ContainerState>;
+  list(root: string): Promise<ContainerState[]>;
+  kill(root: string, id: string, signal: string, all: boolean): Promise<null>;
+  delete(root: string, id: string, force: boolean): Promise<{ warnings: string[] }>;
+  pause(root: string, id: string): Promise<null>;
+  resume(root: string, id: string): Promise<null>;
+  ps(root: string, id: string): Promise<number[]>;
+  stats(root: string, id: string): Promise<Record<string, unknown>>;
 
   /** Test-only: rejects with husk-core's NotFound error (`ENOTFOUND_CONTAINER`). */
   __rejectForTest(id: string): Promise<never>;

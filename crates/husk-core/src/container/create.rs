@@ -8,7 +8,7 @@ use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
 use crate::hooks::run_hooks;
 use crate::rootfs::HostHierarchy;
-use crate::process::{spawn_init, InitPlan, PlanContext, SpawnOptions};
+use crate::process::{spawn_init, spawn_vfork, InitPlan, PlanContext, SpawnOptions};
 use crate::spec::{self, Spec};
 use crate::state::{self, ContainerState, StateRoot, Status, EXEC_FIFO};
 use crate::util::cstring;
@@ -25,6 +25,17 @@ pub struct CreateOptions {
     pub preserve_fds: i32,
     /// false for `run`: the init execs as soon as it is ready instead of waiting for `start`.
     pub wait_for_start: bool,
+    /// Start with CLONE_VM|CLONE_VFORK (see `spawn_vfork`): for callers that are multithreaded
+    /// (the Node addon) and for the fastest `run`. Implies not waiting for `start`.
+    pub in_process: bool,
+    /// fds for the process's stdin/stdout/stderr (-1: inherit ours).
+    pub stdio: [RawFd; 3],
+}
+
+impl CreateOptions {
+    pub fn new(id: &str, bundle: impl Into<PathBuf>) -> CreateOptions {
+        CreateOptions { id: id.to_string(), bundle: bundle.into(), stdio: [-1; 3], ..Default::default() }
+    }
 }
 
 /// Removes whatever a failed create made: the cgroup and the state dir.
@@ -99,6 +110,14 @@ pub fn console_stream(terminal: bool, path: Option<&Path>, fd: Option<RawFd>) ->
     }
 }
 
+/// Every distinct cgroup.procs file of the container (co-mounted v1 controllers share one).
+fn cgroup_procs_files(cg: &Cgroup) -> Result<Vec<std::ffi::CString>> {
+    let mut dirs: Vec<PathBuf> = cg.paths().into_values().collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs.iter().map(|d| cstring(d.join("cgroup.procs"))).collect()
+}
+
 /// Writes the pid file atomically (temp file + rename), as containerd reads it right after.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let abs = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(path) };
@@ -125,7 +144,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     cg.apply(&crate::cgroups::resources_for(linux))?;
     let hierarchies = host_hierarchies(&cg);
 
-    let fifo = if opts.wait_for_start {
+    let fifo = if opts.wait_for_start && !opts.in_process {
         let path = dir.join(EXEC_FIFO);
         let c = cstring(&path)?;
         // SAFETY: mkfifo/open of a NUL-terminated path.
@@ -145,7 +164,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         None
     };
 
-    let plan = InitPlan::build(&spec, &PlanContext {
+    let mut plan = InitPlan::build(&spec, &PlanContext {
         bundle: &bundle,
         rootfs: &rootfs,
         no_pivot: opts.no_pivot,
@@ -153,6 +172,10 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         hierarchies: &hierarchies,
     })?;
 
+    plan.stdio = opts.stdio;
+    if opts.in_process {
+        plan.self_cgroup_procs = cgroup_procs_files(&cg)?;
+    }
     let mut cs = ContainerState {
         id: opts.id.clone(),
         pid: 0,
@@ -182,7 +205,13 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         s.pid = pid;
         crate::container::hook_state(&s, Status::Creating)
     };
-    let spawned = spawn_init(
+    let spawned = if opts.in_process {
+        if so.pid_ns_path.is_some() || so.time_ns_path.is_some() || so.time_offsets.is_some() {
+            return Err(Error::InvalidArgument("in-process start cannot join pid/time namespaces by path or create a time namespace".into()));
+        }
+        spawn_vfork(&plan, so.console_fd)
+    } else {
+        spawn_init(
         &so,
         &mut |pid| cg.add_pid(pid),
         &state_for,
@@ -191,7 +220,8 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
             run_hooks("prestart", &hooks.prestart, &st)?;
             run_hooks("createRuntime", &hooks.create_runtime, &st)
         },
-    );
+    )
+    };
     let spawned = spawned?;
     cs.pid = spawned.pid;
     cs.start_time = state::proc_stat(spawned.pid).map(|(_, t)| t).unwrap_or(0);
@@ -213,4 +243,17 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     drop(console);
     undo.armed = false;
     Ok(cs)
+}
+
+/// Whether `in_process` (vfork) start can take this config: no user namespace, no hooks that
+/// need a parent, no pid/time namespace switch in the parent.
+pub fn in_process_supported(spec: &Spec) -> bool {
+    let linux = spec.linux();
+    let hooks_ok = spec.hooks.as_ref().is_none_or(|h| {
+        h.prestart.is_empty() && h.create_runtime.is_empty() && h.create_container.is_empty() && h.start_container.is_empty()
+    });
+    hooks_ok
+        && linux.namespace("user").is_none()
+        && linux.namespace("time").is_none()
+        && linux.namespace("pid").is_none_or(|n| n.path.is_none())
 }

@@ -8,7 +8,7 @@ mod list;
 mod start;
 mod state;
 
-pub use create::{create, CreateOptions};
+pub use create::{create, in_process_supported, CreateOptions};
 pub use delete::delete;
 pub use exec::{exec, ExecOptions};
 pub use kill::{kill, parse_signal};

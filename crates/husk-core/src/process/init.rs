@@ -36,15 +36,23 @@ fn recv_into(fd: c_int, buf: &mut [u8]) -> isize {
 }
 
 pub struct ChildFds {
+    /// The sync socket, or -1 in vfork mode (no parent to talk to until exec).
     pub sync: c_int,
     pub fifo: c_int,
     pub console: c_int,
+    /// vfork mode: where a failure is recorded for the (suspended, memory-sharing) parent.
+    pub fail_slot: *mut Option<Fail>,
 }
 
 pub fn init_main(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ! {
     let r = run(plan, fds, state_buf);
     if let Err(f) = r {
-        send_msg(fds.sync, MSG_FAIL, f.step as u32, f.index, f.errno);
+        if fds.sync >= 0 {
+            send_msg(fds.sync, MSG_FAIL, f.step as u32, f.index, f.errno);
+        } else if !fds.fail_slot.is_null() {
+            // SAFETY: the slot lives in the suspended parent's memory, which this child shares.
+            unsafe { *fds.fail_slot = Some(f) };
+        }
     }
     // SAFETY: leave without running any destructor or atexit handler of the parent's copy.
     unsafe { libc::_exit(1) }
@@ -71,16 +79,31 @@ fn write_file(path: &std::ffi::CStr, value: &[u8], step: Step, index: usize) -> 
 fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
     // SAFETY: every call below is a thin syscall wrapper over memory prepared before the clone.
     unsafe {
-        // Hooks may exit without reading their stdin; a write must not kill the init.
-        let mut ign: libc::sigaction = std::mem::zeroed();
-        ign.sa_sigaction = libc::SIG_IGN;
-        libc::sigaction(libc::SIGPIPE, &ign, ptr::null_mut());
+        // The parent's handlers (Node's, the runtime's) must never run here; SIGPIPE stays
+        // ignored so a hook that does not read its stdin cannot kill the init.
+        set_all_signals(libc::SIG_DFL, true);
 
-        let n = recv_into(fds.sync, state_buf);
-        if n <= 0 {
-            return Err(Fail::new(Step::SyncRecv, 0, if n == 0 { libc::EPIPE } else { errno() }));
+        for (i, fd) in plan.stdio.iter().enumerate() {
+            if *fd < 0 {
+                continue;
+            }
+            let r = if *fd == i as c_int { libc::fcntl(*fd, libc::F_SETFD, 0) } else { libc::dup3(*fd, i as c_int, 0) };
+            check(r, Step::Stdio, i)?;
         }
-        let state_len = n as usize;
+
+        let state_len = if fds.sync >= 0 {
+            let n = recv_into(fds.sync, state_buf);
+            if n <= 0 {
+                return Err(Fail::new(Step::SyncRecv, 0, if n == 0 { libc::EPIPE } else { errno() }));
+            }
+            n as usize
+        } else {
+            // vfork mode: the child joins its cgroup itself ("0" is the writer).
+            for (i, p) in plan.self_cgroup_procs.iter().enumerate() {
+                write_file(p, b"0", Step::JoinCgroup, i)?;
+            }
+            0
+        };
 
         for (i, (fd, flag)) in plan.join.iter().enumerate() {
             check(libc::setns(*fd, *flag), Step::Setns, i)?;
@@ -165,7 +188,9 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
         }
         let exe = exe.ok_or(Fail::new(Step::FindExecutable, 0, last_err))?;
 
-        send_msg(fds.sync, MSG_READY, 0, 0, 0);
+        if fds.sync >= 0 {
+            send_msg(fds.sync, MSG_READY, 0, 0, 0);
+        }
         if fds.fifo >= 0 {
             let mut b = [0u8; 1];
             loop {
@@ -194,24 +219,31 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
     }
 }
 
-/// Every signal back to its default and nothing blocked, with raw rt_sigaction/rt_sigprocmask:
-/// the container's process must not inherit the runtime's (or Node's) dispositions.
-pub fn reset_signals() {
-    #[repr(C)]
-    struct KSigaction {
-        handler: usize,
-        flags: u64,
-        restorer: usize,
-        mask: u64,
-    }
-    let dfl = KSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+#[repr(C)]
+struct KSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Sets every signal's disposition with raw rt_sigaction (SIGPIPE ignored if `keep_pipe_ignored`).
+fn set_all_signals(handler: libc::sighandler_t, keep_pipe_ignored: bool) {
     for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
+        let h = if keep_pipe_ignored && sig == libc::SIGPIPE { libc::SIG_IGN } else { handler };
+        let act = KSigaction { handler: h, flags: 0, restorer: 0, mask: 0 };
         // SAFETY: raw rt_sigaction with a kernel-layout struct and the kernel's 8-byte sigset size.
-        unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &dfl as *const KSigaction, ptr::null_mut::<KSigaction>(), 8) };
+        unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &act as *const KSigaction, ptr::null_mut::<KSigaction>(), 8) };
     }
+}
+
+/// Every signal back to its default and nothing blocked, with raw rt_sigaction/rt_sigprocmask:
+/// the container's process must not inherit the runtime's (or Node's) dispositions.
+pub fn reset_signals() {
+    set_all_signals(libc::SIG_DFL, false);
     let empty: u64 = 0;
     // SAFETY: raw rt_sigprocmask with an 8-byte set.
     unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, ptr::null_mut::<u64>(), 8) };

@@ -6,7 +6,7 @@ pub mod fail;
 mod init;
 mod spawn;
 
-pub use spawn::{spawn_init, SpawnOptions, Spawned};
+pub use spawn::{spawn_init, spawn_vfork, SpawnOptions, Spawned};
 
 use std::ffi::CString;
 use std::os::fd::RawFd;
@@ -102,6 +102,10 @@ pub struct InitPlan {
     pub start_container_hooks: Vec<RawHook>,
     pub run_runtime_hooks: bool,
     pub preserve_fds: i32,
+    /// fds to become the process's stdin/stdout/stderr (-1: inherit).
+    pub stdio: [RawFd; 3],
+    /// vfork mode: the cgroup.procs files the child writes itself into.
+    pub self_cgroup_procs: Vec<CString>,
     pub sysctl_names: Vec<String>,
 }
 
@@ -190,6 +194,8 @@ impl InitPlan {
             start_container_hooks: Vec::new(),
             run_runtime_hooks: false,
             preserve_fds,
+            stdio: [-1; 3],
+            self_cgroup_procs: Vec::new(),
             sysctl_names: Vec::new(),
         })
     }

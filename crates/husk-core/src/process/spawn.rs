@@ -126,6 +126,85 @@ fn send_bytes(fd: RawFd, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Blocks every signal in the calling thread across a clone, so no handler of the parent (Node's,
+/// the runtime's) can run in the child before it resets them; restored on drop.
+struct BlockedSignals {
+    old: libc::sigset_t,
+}
+
+impl BlockedSignals {
+    fn new() -> BlockedSignals {
+        // SAFETY: pthread_sigmask on the calling thread with sets on the stack.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+            BlockedSignals { old }
+        }
+    }
+}
+
+impl Drop for BlockedSignals {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by new().
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
+struct VforkArgs<'a> {
+    plan: &'a InitPlan,
+    fds: ChildFds,
+}
+
+extern "C" fn vfork_child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: arg points at VforkArgs on the suspended parent's stack, alive until we exec or exit.
+    let a = unsafe { &*(arg as *const VforkArgs) };
+    init::init_main(a.plan, &a.fds, &mut [])
+}
+
+/// Starts a container's process with CLONE_VM|CLONE_VFORK: nothing of the parent is copied and
+/// the calling thread is suspended only until the child execs (or fails). The child sets itself
+/// up alone — it joins its cgroup by writing itself into `plan.self_cgroup_procs` — so this
+/// path takes plans without user namespaces, runtime hooks, or pid/time namespace switches.
+/// Safe in a multithreaded process: the child runs on its own stack, blocks all signals until
+/// it has reset their handlers, and makes raw syscalls only.
+pub fn spawn_vfork(plan: &InitPlan, console_fd: RawFd) -> Result<Spawned> {
+    if plan.clone_flags & libc::CLONE_NEWUSER != 0 || plan.run_runtime_hooks || !plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty() {
+        return Err(Error::InvalidArgument("in-process start needs a container without user namespace or hooks".into()));
+    }
+    let mut fail: Option<super::fail::Fail> = None;
+    let args = VforkArgs {
+        plan,
+        fds: ChildFds { sync: -1, fifo: -1, console: console_fd, fail_slot: &mut fail },
+    };
+    let mut stack = vec![0u8; 256 * 1024];
+    // SAFETY: the stack grows down from its (16-byte aligned) top; the Vec outlives the child's
+    // use of it because CLONE_VFORK suspends us until the child execs or exits.
+    let top = unsafe { stack.as_mut_ptr().add(stack.len()) } as usize & !15;
+    let mask = BlockedSignals::new();
+    // SAFETY: clone(2) via glibc's wrapper, which switches to the new stack before calling vfork_child.
+    let pid = unsafe {
+        libc::clone(
+            vfork_child,
+            top as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | plan.clone_flags | libc::SIGCHLD,
+            &args as *const VforkArgs as *mut libc::c_void,
+        )
+    };
+    drop(mask);
+    if pid < 0 {
+        return Err(sys_err("clone container process"));
+    }
+    drop(stack);
+    if let Some(f) = fail {
+        // SAFETY: reap our own child, which exited after recording its failure.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        return Err(Error::Child(describe_failure(plan, f.step as u32, f.index, f.errno)));
+    }
+    Ok(Spawned { pid })
+}
+
 /// Kills and reaps a half-born init.
 fn abort_child(pid: i32) {
     // SAFETY: signal and reap our own child.
@@ -154,15 +233,17 @@ pub fn spawn_init(
     let (parent_sock, child_sock) = unsafe { (OwnedFd::from_raw_fd(sp[0]), OwnedFd::from_raw_fd(sp[1])) };
     // The buffer the child receives the state JSON into: allocated now, never in the child.
     let mut state_buf = vec![0u8; 256 * 1024];
-    let fds = ChildFds { sync: child_sock.as_raw_fd(), fifo: o.fifo_fd, console: o.console_fd };
+    let fds = ChildFds { sync: child_sock.as_raw_fd(), fifo: o.fifo_fd, console: o.console_fd, fail_slot: std::ptr::null_mut() };
 
     let switch = ChildNsSwitch::new(o)?;
+    let mask = BlockedSignals::new();
     // SAFETY: fork-like clone (no CLONE_VM): the child runs on a copy of this stack and only
     // calls init_main, which never returns.
     let pid = unsafe { libc::syscall(libc::SYS_clone, (plan.clone_flags | libc::SIGCHLD) as libc::c_ulong, 0, 0, 0, 0) } as i32;
     if pid == 0 {
         init::init_main(plan, &fds, &mut state_buf);
     }
+    drop(mask);
     drop(switch);
     if pid < 0 {
         return Err(sys_err("clone init"));

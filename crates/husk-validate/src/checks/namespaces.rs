@@ -99,15 +99,28 @@ fn check_time_offsets(config: &Value, report: &mut Report) {
     };
     let got = std::fs::read_to_string("/proc/self/timens_offsets").map_err(|e| format!("read /proc/self/timens_offsets: {e}"));
     for clock in ["monotonic", "boottime"] {
-        let observed = got.clone().and_then(|text| {
-            text.lines()
-                .find_map(|line| {
-                    let f: Vec<&str> = line.split_whitespace().collect();
-                    (f.len() == 3 && f[0] == clock).then(|| Some((f[1].parse::<i64>().ok()?, f[2].parse::<i64>().ok()?)))
-                })
-                .flatten()
-                .ok_or_else(|| format!("no {clock} line in {text:?}"))
-        });
+        let observed = got.clone().and_then(|text| time_offset(&text, clock).ok_or_else(|| format!("no {clock} line in {text:?}")));
         report.expect_eq_read(&format!("linux.timeOffsets.{clock} (secs, nanosecs)"), expected(clock), observed);
+    }
+}
+
+/// The (secs, nanosecs) of one clock in /proc/self/timens_offsets ("monotonic 86400 0").
+fn time_offset(text: &str, clock: &str) -> Option<(i64, i64)> {
+    text.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() == 3 && f[0] == clock { Some((f[1].parse().ok()?, f[2].parse().ok()?)) } else { None }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_offsets_parse_per_clock() {
+        let text = "monotonic           86400         0\nboottime             3600       500\n";
+        assert_eq!(time_offset(text, "monotonic"), Some((86400, 0)));
+        assert_eq!(time_offset(text, "boottime"), Some((3600, 500)));
+        assert_eq!(time_offset(text, "realtime"), None);
     }
 }

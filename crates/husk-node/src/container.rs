@@ -1,0 +1,216 @@
+//! Container operations for JS: the same husk-core calls and state root as husk-runtime, each
+//! run off the event loop. `spawn` starts a container in-process with CLONE_VM|CLONE_VFORK.
+
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
+use std::path::PathBuf;
+
+use husk_core::container::{self, CreateOptions};
+use husk_core::state::{StateRoot, Status};
+use husk_core::Error;
+use serde_json::{json, Value};
+
+use crate::env::{Args, JsError};
+use crate::export::{job, Job};
+
+fn root_of(v: &Value) -> StateRoot {
+    StateRoot::new(v["root"].as_str().unwrap_or(husk_core::state::DEFAULT_ROOT))
+}
+
+fn str_field(v: &Value, name: &str) -> Result<String, JsError> {
+    v[name].as_str().map(str::to_owned).ok_or_else(|| JsError::new("EINVAL_ARGUMENT", format!("options.{name}: expected string")))
+}
+
+fn to_json(v: impl serde::Serialize) -> husk_core::Result<String> {
+    serde_json::to_string(&v).map_err(|e| Error::Other(format!("encode result: {e}")))
+}
+
+fn pipe() -> husk_core::Result<[RawFd; 2]> {
+    let mut p = [0; 2];
+    // SAFETY: pipe2 into a stack array; both ends close on exec (the child gets dup3'd copies).
+    if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(Error::sys("pipe2"));
+    }
+    Ok(p)
+}
+
+fn close(fd: RawFd) {
+    // SAFETY: closing an fd this module created.
+    unsafe { libc::close(fd) };
+}
+
+/// One stdio slot: (fd for the child, fd kept for JS or -1, fd to close after the spawn or -1).
+fn stdio_slot(spec: &Value, index: usize) -> husk_core::Result<(RawFd, RawFd, RawFd)> {
+    match spec {
+        Value::Null => Ok((index as RawFd, -1, -1)),
+        Value::String(s) if s == "inherit" => Ok((index as RawFd, -1, -1)),
+        Value::String(s) if s == "pipe" => {
+            let [r, w] = pipe()?;
+            Ok(if index == 0 { (r, w, r) } else { (w, r, w) })
+        }
+        Value::String(s) if s == "ignore" => {
+            // SAFETY: open of a constant path.
+            let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+            if fd < 0 {
+                return Err(Error::sys("open /dev/null"));
+            }
+            Ok((fd, -1, fd))
+        }
+        Value::Number(n) => Ok((n.as_i64().unwrap_or(-1) as RawFd, -1, -1)),
+        other => Err(Error::InvalidArgument(format!("options.stdio[{index}]: expected \"pipe\", \"inherit\", \"ignore\" or an fd, got {other}"))),
+    }
+}
+
+/// `spawn({root, id, bundle, stdio?}): Promise<{id, pid, stdio: (number|null)[]}>` — create and
+/// start in one step, in-process; the returned fds are the JS ends of "pipe" slots.
+pub fn spawn(args: &Args) -> Result<Job, JsError> {
+    let o = args.json(0, "options")?;
+    let id = str_field(&o, "id")?;
+    let bundle = str_field(&o, "bundle")?;
+    let root = root_of(&o);
+    Ok(job(move || {
+        let slots = (0..3)
+            .map(|i| stdio_slot(o["stdio"].get(i).unwrap_or(&Value::Null), i))
+            .collect::<husk_core::Result<Vec<_>>>()?;
+        let mut opts = CreateOptions::new(&id, PathBuf::from(bundle));
+        opts.in_process = true;
+        opts.stdio = [slots[0].0, slots[1].0, slots[2].0];
+        // A terminal container sends its pty master over this pair; JS gets the master.
+        let terminal = husk_core::spec::Spec::load(&opts.bundle).ok().and_then(|s| s.process).is_some_and(|p| p.terminal);
+        let pair = if terminal { Some(husk_core::console::console_pair()?) } else { None };
+        opts.console_fd = pair.as_ref().map(|(a, _)| a.as_raw_fd());
+        let result = container::create(&root, &opts).and_then(|cs| {
+            let master = match &pair {
+                Some((_, b)) => Some(husk_core::console::recv_master(b.as_raw_fd())?.into_raw_fd()),
+                None => None,
+            };
+            Ok((cs, master))
+        });
+        slots.iter().filter(|s| s.2 >= 0).for_each(|s| close(s.2));
+        match result {
+            Ok((cs, master)) => to_json(json!({
+                "id": cs.id,
+                "pid": cs.pid,
+                "stdio": slots.iter().map(|s| if s.1 >= 0 { json!(s.1) } else { Value::Null }).collect::<Vec<_>>(),
+                "pty": master,
+                // SAFETY: dup of the master we now own; JS gets both.
+                "ptyWrite": master.map(|m| unsafe { libc::fcntl(m, libc::F_DUPFD_CLOEXEC, 0) }),
+            })),
+            Err(e) => {
+                slots.iter().filter(|s| s.1 >= 0).for_each(|s| close(s.1));
+                Err(e)
+            }
+        }
+    }))
+}
+
+/// `wait(root, id, pid): Promise<{exitCode, signal}>` — waits for a process this addon spawned
+/// (only our own pid), then deletes the container.
+pub fn wait(args: &Args) -> Result<Job, JsError> {
+    let root = StateRoot::new(args.string(0, "root")?);
+    let id = args.string(1, "id")?;
+    let pid = args.number(2, "pid")? as i32;
+    Ok(job(move || {
+        let mut status = 0;
+        loop {
+            // SAFETY: waitpid on a pid this addon cloned.
+            let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+            if r == pid {
+                break;
+            }
+            if r < 0 && husk_core::util::errno() != libc::EINTR {
+                return Err(Error::sys(format!("wait for container process {pid}")));
+            }
+        }
+        let (code, signal) = if libc::WIFSIGNALED(status) {
+            (128 + libc::WTERMSIG(status), Some(libc::WTERMSIG(status)))
+        } else {
+            (libc::WEXITSTATUS(status), None)
+        };
+        let warnings = container::delete(&root, &id, true)?;
+        to_json(json!({ "exitCode": code, "signal": signal, "warnings": warnings }))
+    }))
+}
+
+fn root_id(args: &Args) -> Result<(StateRoot, String), JsError> {
+    Ok((StateRoot::new(args.string(0, "root")?), args.string(1, "id")?))
+}
+
+/// `state(root, id): Promise<State>`
+pub fn state(args: &Args) -> Result<Job, JsError> {
+    let (root, id) = root_id(args)?;
+    Ok(job(move || to_json(container::state(&root, &id)?)))
+}
+
+/// `list(root): Promise<State[]>`
+pub fn list(args: &Args) -> Result<Job, JsError> {
+    let root = StateRoot::new(args.string(0, "root")?);
+    Ok(job(move || to_json(container::list(&root)?)))
+}
+
+/// `start(root, id): Promise<{warnings}>`
+pub fn start(args: &Args) -> Result<Job, JsError> {
+    let (root, id) = root_id(args)?;
+    Ok(job(move || to_json(json!({ "warnings": container::start(&root, &id)? }))))
+}
+
+/// `kill(root, id, signal, all): Promise<null>`
+pub fn kill(args: &Args) -> Result<Job, JsError> {
+    let (root, id) = root_id(args)?;
+    let signal = args.string(2, "signal")?;
+    let all = args.json(3, "all")?.as_bool().unwrap_or(false);
+    Ok(job(move || {
+        container::kill(&root, &id, container::parse_signal(&signal)?, all)?;
+        Ok("null".into())
+    }))
+}
+
+/// `delete(root, id, force): Promise<{warnings}>`
+pub fn delete(args: &Args) -> Result<Job, JsError> {
+    let (root, id) = root_id(args)?;
+    let force = args.json(2, "force")?.as_bool().unwrap_or(false);
+    Ok(job(move || to_json(json!({ "warnings": container::delete(&root, &id, force)? }))))
+}
+
+fn live_cgroup(root: &StateRoot, id: &str) -> husk_core::Result<(husk_core::cgroups::Cgroup, Status)> {
+    let (st, status) = container::load(root, id)?;
+    let cg = st.cgroup.ok_or_else(|| Error::Other(format!("container {id} has no cgroup")))?;
+    Ok((cg, status))
+}
+
+/// `pause(root, id): Promise<null>`
+pub fn pause(args: &Args) -> Result<Job, JsError> {
+    let (root, id) = root_id(args)?;
+    Ok(job(move || {
+        let (cg, status) = live_cgroup(&root, &id)?;
+        if status != Status::Running {
+            return Err(Error::WrongState(format!("container not running: {}", status.as_str())));
+        }
+        cg.freeze()?;
+        Ok("null".into())
+    }))
+}
+
+/// `resume(root, id): Promise<null>`
+pub fn resume(args: &Args) -> Result<Job, JsError> {
+    let (root, id) = root_id(args)?;
+    Ok(job(move || {
+        let (cg, status) = live_cgroup(&root, &id)?;
+        if status != Status::Paused {
+            return Err(Error::WrongState("container not paused".into()));
+        }
+        cg.thaw()?;
+        Ok("null".into())
+    }))
+}
+
+/// `ps(root, id): Promise<number[]>` — host pids in the container's cgroup.
+pub fn ps(args: &Args) -> Result<Job, JsError> {
+    let (root, id) = root_id(args)?;
+    Ok(job(move || to_json(live_cgroup(&root, &id)?.0.pids()?)))
+}
+
+/// `stats(root, id): Promise<Stats>` — runc's `events --stats` data.
+pub fn stats(args: &Args) -> Result<Job, JsError> {
+    let (root, id) = root_id(args)?;
+    Ok(job(move || Ok(live_cgroup(&root, &id)?.0.stats()?.to_string())))
+}
