@@ -2,12 +2,16 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts'],
     environment: 'node',
     // Tests spawn processes and containers: forks isolate them better than worker threads.
     pool: 'forks',
     // Creating containers and building the CLI take seconds, not milliseconds.
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['tests/**/*.test.ts'], exclude: ['tests/runtime/**', 'node_modules/**'] } },
+      // The runtime suites share one validator build and one check that the runtime starts.
+      { extends: true, test: { name: 'runtime', include: ['tests/runtime/**/*.test.ts'], globalSetup: ['tests/helpers/global-setup.ts'] } },
+    ],
   },
 });

@@ -205,6 +205,15 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         s.pid = pid;
         crate::container::hook_state(&s, Status::Creating)
     };
+    // The child gets both documents its hooks see: createContainer "creating", startContainer "created".
+    let child_states = |pid: i32| {
+        let mut s = cs.clone();
+        s.pid = pid;
+        let mut v = crate::container::hook_state(&s, Status::Creating);
+        v.push(0);
+        v.extend(crate::container::hook_state(&s, Status::Created));
+        v
+    };
     let spawned = if opts.in_process {
         if so.pid_ns_path.is_some() || so.time_ns_path.is_some() || so.time_offsets.is_some() {
             return Err(Error::InvalidArgument("in-process start cannot join pid/time namespaces by path or create a time namespace".into()));
@@ -214,7 +223,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         spawn_init(
         &so,
         &mut |pid| cg.add_pid(pid),
-        &state_for,
+        &child_states,
         &mut |pid| {
             let st = state_for(pid);
             run_hooks("prestart", &hooks.prestart, &st)?;

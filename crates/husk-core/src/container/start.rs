@@ -24,11 +24,16 @@ pub fn start(root: &StateRoot, id: &str) -> Result<Vec<String>> {
         }
         let n = libc::write(fd, b"0".as_ptr() as *const libc::c_void, 1);
         let e = std::io::Error::last_os_error();
-        libc::close(fd);
         if n != 1 {
+            libc::close(fd);
             return Err(Error::io("write exec fifo", path.display().to_string(), e));
         }
         libc::unlink(c.as_ptr());
+        // The init's fifo fd closes on exec: POLLERR (no reader left) means the user's process
+        // is running, which is when poststart hooks may run.
+        let mut p = libc::pollfd { fd, events: 0, revents: 0 };
+        libc::poll(&mut p, 1, 10_000);
+        libc::close(fd);
     }
     Ok(poststart(&st))
 }

@@ -35,6 +35,13 @@ fn recv_into(fd: c_int, buf: &mut [u8]) -> isize {
     }
 }
 
+fn split_states(buf: &[u8]) -> (&[u8], &[u8]) {
+    match buf.iter().position(|&b| b == 0) {
+        Some(i) => (&buf[..i], &buf[i + 1..]),
+        None => (buf, buf),
+    }
+}
+
 pub struct ChildFds {
     /// The sync socket, or -1 in vfork mode (no parent to talk to until exec).
     pub sync: c_int,
@@ -104,6 +111,14 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             }
             0
         };
+        // The parent sends the hooks' state as "creating" and "created" documents, NUL-separated.
+        let (creating_state, created_state) = split_states(&state_buf[..state_len]);
+        if fds.sync >= 0 && plan.clone_flags & libc::CLONE_NEWUSER != 0 {
+            // Become the namespace's root now that the maps exist, so files we create are owned
+            // by a mapped id (else EOVERFLOW).
+            check(libc::setresgid(0, 0, 0), Step::SetGid, 1)?;
+            check(libc::setresuid(0, 0, 0), Step::SetUid, 1)?;
+        }
 
         for (i, (fd, flag)) in plan.join.iter().enumerate() {
             check(libc::setns(*fd, *flag), Step::Setns, i)?;
@@ -129,22 +144,25 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
                 }
             }
             for (i, h) in plan.create_container_hooks.iter().enumerate() {
-                h.run_raw(&state_buf[..state_len]).map_err(|e| Fail::new(Step::CreateContainerHook, i, e))?;
+                h.run_raw(creating_state).map_err(|e| Fail::new(Step::CreateContainerHook, i, e))?;
             }
             rootfs::finish_rootfs(rp)?;
         }
         if plan.terminal {
             setup_console(plan, fds.console)?;
         }
+        // Before /proc/sys becomes read-only.
         for (i, (path, value)) in plan.sysctls.iter().enumerate() {
             write_file(path, value.as_bytes(), Step::Sysctl, i)?;
         }
         if let Some(rp) = &plan.rootfs {
+            rootfs::protect_paths(rp)?;
             if rp.readonly_root {
                 rootfs::readonly_root()?;
             }
         }
-        if let Some(v) = &plan.oom_score_adj {
+        // With a parent (sync mode) the parent writes it: from inside a user namespace we may not.
+        if let Some(v) = plan.oom_score_adj.as_ref().filter(|_| fds.sync < 0) {
             write_file(c"/proc/self/oom_score_adj", v.as_bytes(), Step::OomScoreAdj, 0)?;
         }
         for (i, r) in plan.rlimits.iter().enumerate() {
@@ -201,7 +219,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             }
         }
         for (i, h) in plan.start_container_hooks.iter().enumerate() {
-            if let Err(e) = h.run_raw(&state_buf[..state_len]) {
+            if let Err(e) = h.run_raw(created_state) {
                 let mut msg = CPathBuf::new();
                 msg.push_bytes(b"husk-runtime: startContainer hook failed: index ").push_num(i as u64).push_bytes(b" code ").push_num(e as u64).push_bytes(b"\n");
                 write_all_raw(2, msg.as_cstr().to_bytes());

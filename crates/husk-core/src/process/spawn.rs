@@ -256,6 +256,10 @@ pub fn spawn_init(
             write_id_map(pid, "gid_map", o.gid_mappings)?;
         }
         after_clone(pid)?;
+        if let Some(v) = &plan.oom_score_adj {
+            let path = format!("/proc/{pid}/oom_score_adj");
+            std::fs::write(&path, v.as_bytes()).map_err(|e| Error::io("set oomScoreAdj", path, e))?;
+        }
         let mut st = state_json(pid);
         if st.is_empty() {
             st.push(b'{');
@@ -268,7 +272,13 @@ pub fn spawn_init(
                     runtime_hooks(pid)?;
                     send_bytes(sock, &[0u8; 4])?;
                 }
-                Some([MSG_READY, ..]) => return Ok(()),
+                Some([MSG_READY, ..]) => {
+                    if o.fifo_fd < 0 {
+                        // No start gate: wait until the child execs (its end closes on exec).
+                        recv_msg(sock);
+                    }
+                    return Ok(());
+                }
                 Some([MSG_FAIL, step, index, err]) => return Err(Error::Child(describe_failure(plan, step, index, err as i32))),
                 _ => {
                     let mut status = 0;

@@ -5,7 +5,7 @@ mod options;
 mod setup;
 
 pub use options::{parse as parse_options, propagation_flag, ParsedOptions};
-pub use setup::{finish_rootfs, prepare_rootfs, readonly_root};
+pub use setup::{finish_rootfs, prepare_rootfs, protect_paths, readonly_root};
 
 use libc::c_ulong;
 use std::ffi::CString;
@@ -50,6 +50,8 @@ pub struct MountStep {
 
 #[derive(Debug)]
 pub struct CgroupPart {
+    /// Flags of the cgroup mount (nosuid, nodev, noexec, ro…) that a bind gets by remounting.
+    pub remount_flags: c_ulong,
     pub name: CString,
     pub source: CString,
     pub fstype: CString,
@@ -78,6 +80,9 @@ pub struct RootfsPlan {
     pub root_propagation: c_ulong,
     /// Propagation to apply to `/` again after pivot_root (shared cannot be pivoted).
     pub root_propagation_after: Option<c_ulong>,
+    /// The mount the rootfs lives on, made private when `/` is shared so that pivot_root works
+    /// and nothing leaks back (None otherwise: a slave rootfs must stay its master's slave).
+    pub rootfs_parent_mount: Option<CString>,
     pub mounts: Vec<MountStep>,
     pub setup_dev: bool,
     pub devices: Vec<DeviceStep>,
@@ -130,15 +135,15 @@ pub fn plan(input: &PlanInput) -> Result<RootfsPlan> {
     let spec = input.spec;
     let linux = spec.linux();
     let process = spec.process.as_ref().ok_or_else(|| Error::spec("process", "missing"))?;
+    // Before pivot_root the requested propagation goes on recursively (so nothing we mount can
+    // leak to the host through a non-recursive choice), except unbindable, which would forbid
+    // the rootfs bind; the exact choice is applied to the new `/` after pivot_root.
     let (root_propagation, after) = match linux.rootfs_propagation.as_deref() {
         None | Some("") => (libc::MS_SLAVE | libc::MS_REC, None),
         Some(p) => {
             let f = propagation_flag(p).ok_or_else(|| Error::spec("linux.rootfsPropagation", format!("invalid {p:?}")))?;
-            if f & libc::MS_SHARED != 0 {
-                (libc::MS_PRIVATE | libc::MS_REC, Some(f))
-            } else {
-                (f, Some(f))
-            }
+            let pre = if f & libc::MS_UNBINDABLE != 0 { libc::MS_PRIVATE } else { f & !libc::MS_REC };
+            (pre | libc::MS_REC, Some(f))
         }
     };
     let mut mounts = Vec::with_capacity(spec.mounts.len());
@@ -189,6 +194,7 @@ pub fn plan(input: &PlanInput) -> Result<RootfsPlan> {
         rootfs: cstring(input.rootfs)?,
         root_propagation,
         root_propagation_after: after,
+        rootfs_parent_mount: if root_propagation & libc::MS_SHARED != 0 { Some(cstring(mount_point_of(input.rootfs))?) } else { None },
         mounts,
         setup_dev,
         devices,
@@ -200,6 +206,33 @@ pub fn plan(input: &PlanInput) -> Result<RootfsPlan> {
         readonly: linux.readonly_paths.iter().map(|p| cstring(rel(p))).collect::<Result<_>>()?,
         console: process.terminal,
     })
+}
+
+/// Unescapes mountinfo's octal escapes (`\040` for a space).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The mount point (from /proc/self/mountinfo) that contains `path`: the longest prefix.
+pub fn mount_point_of(path: &Path) -> String {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.split(' ').nth(4).map(unescape_mountinfo))
+        .filter(|mp| path.starts_with(mp))
+        .max_by_key(|mp| mp.len())
+        .unwrap_or_else(|| "/".to_string())
 }
 
 fn plan_mount(i: usize, m: &Mount, input: &PlanInput) -> Result<MountStep> {
@@ -245,10 +278,11 @@ fn plan_mount(i: usize, m: &Mount, input: &PlanInput) -> Result<MountStep> {
             for h in input.hierarchies {
                 let ns_mount = input.cgroupns;
                 cgroup_parts.push(CgroupPart {
+                    remount_flags: flags | libc::MS_BIND | libc::MS_REMOUNT,
                     name: cstring(&h.name)?,
                     source: cstring(if ns_mount { h.fstype.as_str() } else { h.container_dir.as_str() })?,
                     fstype: cstring(if ns_mount { h.fstype.as_str() } else { "" })?,
-                    flags: if ns_mount { flags & !libc::MS_RDONLY } else { libc::MS_BIND | libc::MS_REC },
+                    flags: if ns_mount { flags } else { libc::MS_BIND | libc::MS_REC },
                     data: cstring(if ns_mount { h.options.as_str() } else { "" })?,
                     bind: !ns_mount,
                 });
@@ -277,4 +311,15 @@ fn plan_mount(i: usize, m: &Mount, input: &PlanInput) -> Result<MountStep> {
         cgroup_parts,
         describe: format!("{} ({}) to {}", if source.is_empty() { "none" } else { source.as_str() }, if typ.is_empty() { "bind" } else { typ.as_str() }, m.destination),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_mount_holding_a_path() {
+        assert_eq!(mount_point_of(Path::new("/proc/self")), "/proc");
+        assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
+    }
 }

@@ -181,10 +181,10 @@ fn do_mount(rootfd: c_int, m: &MountStep, userns: bool) -> Result<(), (Step, i32
             }
             let mut r = mount_on_fd(part.source.as_ptr(), pfd, nul_or(&part.fstype), part.flags, nul_or(&part.data));
             close(pfd);
-            if r.is_ok() && part.bind && m.flags & libc::MS_RDONLY != 0 {
+            if r.is_ok() && part.bind {
                 // SAFETY: as above; re-resolve so the remount hits the new mount.
                 let nfd = unsafe { libc::openat(dirfd, part.name.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
-                r = mount_on_fd(ptr::null(), nfd, ptr::null(), libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(nfd), ptr::null());
+                r = mount_on_fd(ptr::null(), nfd, ptr::null(), part.remount_flags | locked_flags(nfd), ptr::null());
                 close(nfd);
             }
             if let Err(e) = r {
@@ -283,6 +283,10 @@ fn dev_symlinks(rootfd: c_int) -> ChildResult {
 pub fn prepare_rootfs(plan: &RootfsPlan, userns: bool) -> Result<c_int, Fail> {
     mount_raw(ptr::null(), c"/".as_ptr(), ptr::null(), plan.root_propagation, ptr::null())
         .map_err(|e| Fail::new(Step::RootPropagation, 0, e))?;
+    if let Some(parent) = &plan.rootfs_parent_mount {
+        mount_raw(ptr::null(), parent.as_ptr(), ptr::null(), libc::MS_PRIVATE, ptr::null())
+            .map_err(|e| Fail::new(Step::RootPropagation, 2, e))?;
+    }
     mount_raw(plan.rootfs.as_ptr(), plan.rootfs.as_ptr(), c"bind".as_ptr(), libc::MS_BIND | libc::MS_REC, ptr::null())
         .map_err(|e| Fail::new(Step::BindRootfs, 0, e))?;
     // SAFETY: open of a NUL-terminated path.
@@ -349,11 +353,19 @@ fn open_dev_null() -> Result<c_int, i32> {
     Ok(fd)
 }
 
-/// After the mounts: pivot_root (or move + chroot), masked and read-only paths, read-only `/`.
+/// After the mounts: pivot_root (or move + chroot) and the requested propagation of `/`.
 pub fn finish_rootfs(plan: &RootfsPlan) -> ChildResult {
     pivot_root(plan).map_err(|e| Fail::new(Step::PivotRoot, 0, e))?;
     if let Some(p) = plan.root_propagation_after {
         mount_raw(ptr::null(), c"/".as_ptr(), ptr::null(), p, ptr::null()).map_err(|e| Fail::new(Step::RootPropagation, 1, e))?;
+    }
+    Ok(())
+}
+
+/// Masked paths and read-only paths, inside the container's root.
+pub fn protect_paths(plan: &RootfsPlan) -> ChildResult {
+    if plan.masked.is_empty() && plan.readonly.is_empty() {
+        return Ok(());
     }
     // SAFETY: open of "/" after pivot.
     let root = unsafe { libc::open(c"/".as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };

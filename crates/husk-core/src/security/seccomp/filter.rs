@@ -111,7 +111,7 @@ impl FilterContext {
 
 /// struct sock_filter array in host byte order (as seccomp_export_bpf writes it) → instructions.
 pub fn program_from_bytes(raw: &[u8]) -> Option<Vec<libc::sock_filter>> {
-    if raw.len() % 8 != 0 {
+    if !raw.len().is_multiple_of(8) {
         return None;
     }
     Some(

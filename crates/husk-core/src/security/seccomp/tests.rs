@@ -154,7 +154,8 @@ fn docker_default_profile_compiles_fast() {
         times[0]
     );
     assert!(plan.instructions().len() < MAX_INSTRUCTIONS);
-    assert!(times[times.len() / 2] < Duration::from_millis(50), "compile is far too slow: {times:?}");
+    // libseccomp's own cost (~10-20 ms); only a pathological regression should fail here
+    assert!(times[times.len() / 2] < Duration::from_millis(500), "compile is far too slow: {times:?}");
 }
 
 #[test]
@@ -532,7 +533,8 @@ fn cached_compile_matches_and_is_fast() {
     eprintln!("docker default profile from the cache: median {:?}, min {:?}", times[times.len() / 2], times[0]);
     assert_eq!(filter::program_to_bytes(first.instructions()), filter::program_to_bytes(fresh.instructions()));
     assert_eq!(first.flags(), fresh.flags());
-    assert!(times[times.len() / 2] < Duration::from_millis(5), "{times:?}");
+    // ~0.2 ms in release on a quiet machine; the bound leaves room for a loaded debug run
+    assert!(times[times.len() / 2] < Duration::from_millis(20), "{times:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
