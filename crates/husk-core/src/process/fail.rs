@@ -39,11 +39,16 @@ pub enum Step {
     Personality,
     Stdio,
     JoinCgroup,
+    Seccomp,
+    IoPriority,
+    Scheduler,
+    AppArmor,
+    SelinuxLabel,
 }
 
 impl Step {
     pub fn from_u32(v: u32) -> Option<Step> {
-        if (Step::SyncRecv as u32..=Step::JoinCgroup as u32).contains(&v) {
+        if (Step::SyncRecv as u32..=Step::SelinuxLabel as u32).contains(&v) {
             // SAFETY: Step is repr(u32) with contiguous discriminants in that range.
             Some(unsafe { std::mem::transmute::<u32, Step>(v) })
         } else {

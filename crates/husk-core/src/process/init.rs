@@ -8,11 +8,15 @@ use super::caps;
 use super::fail::{ChildResult, Fail, Step};
 use super::InitPlan;
 use crate::rootfs;
+use crate::security::seccomp::{send_fd_raw, SeccompPlan};
+use crate::security::{ioprio, personality, scheduler};
 use crate::util::{errno, write_all_raw, CPathBuf};
 
 pub const MSG_HOOKS: u32 = 1;
 pub const MSG_READY: u32 = 2;
 pub const MSG_FAIL: u32 = 3;
+/// Carries the seccomp listener fd (SCM_RIGHTS); the parent acks after handing it on.
+pub const MSG_SECCOMP: u32 = 4;
 
 /// What the child sends its parent: tag, step, index, errno.
 pub fn send_msg(sync: c_int, tag: u32, step: u32, index: u32, err: i32) {
@@ -169,6 +173,25 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             let lim = libc::rlimit { rlim_cur: r.soft, rlim_max: r.hard };
             check(libc::setrlimit(r.resource as _, &lim), Step::Rlimit, i)?;
         }
+        if let Some(p) = plan.personality {
+            personality::apply_raw(p).map_err(|e| Fail::new(Step::Personality, 0, e))?;
+        }
+        if let Some(v) = plan.io_priority {
+            ioprio::apply_raw(v).map_err(|e| Fail::new(Step::IoPriority, 0, e))?;
+        }
+        if let Some(a) = &plan.scheduler {
+            scheduler::apply_raw(a).map_err(|e| Fail::new(Step::Scheduler, 0, e))?;
+        }
+        if let Some(a) = &plan.apparmor {
+            a.apply_raw().map_err(|e| Fail::new(Step::AppArmor, 0, e))?;
+        }
+        if let Some(a) = &plan.selinux {
+            a.apply_raw().map_err(|e| Fail::new(Step::SelinuxLabel, 0, e))?;
+        }
+        // Without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes on before the caps drop.
+        if let Some(sc) = plan.seccomp.as_ref().filter(|_| !plan.no_new_privs) {
+            load_seccomp(sc, fds)?;
+        }
         if let Some(c) = &plan.caps {
             caps::apply_bounding(c, plan.last_cap).map_err(|e| Fail::new(Step::Capabilities, 0, e))?;
             check(libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0), Step::Capabilities, 1)?;
@@ -205,6 +228,10 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             }
         }
         let exe = exe.ok_or(Fail::new(Step::FindExecutable, 0, last_err))?;
+        // With no_new_privs, as late as possible: only READY, the fifo and exec remain.
+        if let Some(sc) = plan.seccomp.as_ref().filter(|_| plan.no_new_privs) {
+            load_seccomp(sc, fds)?;
+        }
 
         if fds.sync >= 0 {
             send_msg(fds.sync, MSG_READY, 0, 0, 0);
@@ -256,6 +283,28 @@ fn set_all_signals(handler: libc::sighandler_t, keep_pipe_ignored: bool) {
         // SAFETY: raw rt_sigaction with a kernel-layout struct and the kernel's 8-byte sigset size.
         unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &act as *const KSigaction, ptr::null_mut::<KSigaction>(), 8) };
     }
+}
+
+/// Loads the filter; a notify listener fd goes to the parent, which hands it to the agent.
+fn load_seccomp(sc: &SeccompPlan, fds: &ChildFds) -> ChildResult {
+    let fd = sc.load_raw().map_err(|e| Fail::new(Step::Seccomp, 0, e))?;
+    if fd < 0 {
+        return Ok(());
+    }
+    if fds.sync < 0 {
+        return Err(Fail::new(Step::Seccomp, 1, libc::ENOTSUP));
+    }
+    let mut rec = [0u8; 16];
+    rec[0..4].copy_from_slice(&MSG_SECCOMP.to_ne_bytes());
+    let sent = send_fd_raw(fds.sync, fd, &rec);
+    // SAFETY: the listener fd is the parent's now.
+    unsafe { libc::close(fd) };
+    sent.map_err(|e| Fail::new(Step::Seccomp, 2, e))?;
+    let mut ack = [0u8; 4];
+    if recv_into(fds.sync, &mut ack) != 4 {
+        return Err(Fail::new(Step::Seccomp, 3, libc::EPIPE));
+    }
+    Ok(())
 }
 
 /// Every signal back to its default and nothing blocked, with raw rt_sigaction/rt_sigprocmask:

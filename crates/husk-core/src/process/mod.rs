@@ -18,6 +18,10 @@ use crate::rootfs::{self, HostHierarchy, PlanInput, RootfsPlan};
 use crate::spec::{Process, Spec};
 use crate::util::cstring;
 
+use crate::security::exec_attr::ExecAttr;
+use crate::security::scheduler::{self, SchedAttr};
+use crate::security::seccomp::{self, SeccompPlan};
+use crate::security::{apparmor, ioprio, personality, selinux, sysctl};
 use caps::CapSets;
 
 pub fn rlimit_resource(name: &str) -> Option<u32> {
@@ -107,6 +111,12 @@ pub struct InitPlan {
     /// vfork mode: the cgroup.procs files the child writes itself into.
     pub self_cgroup_procs: Vec<CString>,
     pub sysctl_names: Vec<String>,
+    pub seccomp: Option<SeccompPlan>,
+    pub personality: Option<u64>,
+    pub io_priority: Option<i32>,
+    pub scheduler: Option<SchedAttr>,
+    pub apparmor: Option<ExecAttr>,
+    pub selinux: Option<ExecAttr>,
 }
 
 fn path_candidates(arg0: &str, env: &[String]) -> Result<Vec<CString>> {
@@ -123,6 +133,8 @@ pub struct PlanContext<'a> {
     pub no_pivot: bool,
     pub preserve_fds: i32,
     pub hierarchies: &'a [HostHierarchy],
+    /// Where compiled seccomp programs are cached (under the state root).
+    pub seccomp_cache: Option<&'a Path>,
 }
 
 /// Namespaces are joined user first (it grants the rights to join the rest), mount last (so
@@ -197,6 +209,12 @@ impl InitPlan {
             stdio: [-1; 3],
             self_cgroup_procs: Vec::new(),
             sysctl_names: Vec::new(),
+            seccomp: None,
+            personality: None,
+            io_priority: process.io_priority.as_ref().map(ioprio::value).transpose()?,
+            scheduler: process.scheduler.as_ref().map(scheduler::attr).transpose()?,
+            apparmor: apparmor::plan(process.apparmor_profile.as_deref())?,
+            selinux: selinux::plan(process.selinux_label.as_deref(), None)?,
         })
     }
 
@@ -234,13 +252,13 @@ impl InitPlan {
             no_pivot: ctx.no_pivot,
             hierarchies: ctx.hierarchies,
         })?);
+        sysctl::validate_all(&linux.sysctl, &linux.namespaces)?;
         for (k, v) in &linux.sysctl {
-            if k.is_empty() || k.contains("..") || k.contains('/') {
-                return Err(Error::spec(format!("linux.sysctl.{k}"), "invalid sysctl name"));
-            }
-            plan.sysctls.push((cstring(format!("/proc/sys/{}", k.replace('.', "/")))?, cstring(v)?));
+            plan.sysctls.push((cstring(sysctl::proc_path(k))?, cstring(v)?));
             plan.sysctl_names.push(k.clone());
         }
+        selinux::plan(None, linux.mount_label.as_deref())?;
+        plan.add_container_security(spec, ctx.seccomp_cache)?;
         plan.hostname = spec.hostname.as_deref().filter(|h| !h.is_empty()).map(cstring).transpose()?;
         plan.domainname = spec.domainname.as_deref().filter(|h| !h.is_empty()).map(cstring).transpose()?;
         plan.mount_console = true;
@@ -253,7 +271,7 @@ impl InitPlan {
 
     /// The plan of a process exec'd into a running container: it joins every namespace of the
     /// init (`init_pid`) except pid and time, which the parent joins for the clone.
-    pub fn build_exec(process: &Process, container: &Spec, init_pid: i32, preserve_fds: i32) -> Result<InitPlan> {
+    pub fn build_exec(process: &Process, container: &Spec, init_pid: i32, preserve_fds: i32, seccomp_cache: Option<&Path>) -> Result<InitPlan> {
         let mut plan = InitPlan::for_process(process, preserve_fds)?;
         for ns in &container.linux().namespaces {
             if ns.typ == "pid" || ns.typ == "time" {
@@ -264,7 +282,20 @@ impl InitPlan {
             plan.join.push((open_ns_fd(&path, "container namespace")?, ns_flag(&ns.typ)));
         }
         plan.join.sort_by_key(|(_, f)| join_order(*f));
+        plan.add_container_security(container, seccomp_cache)?;
         Ok(plan)
+    }
+
+    /// The container-wide pieces the init and every exec share: seccomp and personality.
+    fn add_container_security(&mut self, spec: &Spec, seccomp_cache: Option<&Path>) -> Result<()> {
+        let linux = spec.linux();
+        self.seccomp = match (&linux.seccomp, seccomp_cache) {
+            (Some(s), Some(dir)) => Some(seccomp::compile_cached(s, dir)?),
+            (Some(s), None) => Some(seccomp::compile(s)?),
+            (None, _) => None,
+        };
+        self.personality = linux.personality.as_ref().map(personality::value).transpose()?;
+        Ok(())
     }
 }
 

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::fail::Step;
-use super::init::{self, ChildFds, MSG_FAIL, MSG_HOOKS, MSG_READY};
+use super::init::{self, ChildFds, MSG_FAIL, MSG_HOOKS, MSG_READY, MSG_SECCOMP};
+use crate::security::seccomp::{recv_fd, send_listener_state};
 use super::InitPlan;
 use crate::error::{Error, Result};
 use crate::spec::{IdMapping, TimeOffset};
@@ -101,19 +102,18 @@ fn write_id_map(pid: i32, file: &str, maps: &[IdMapping]) -> Result<()> {
     std::fs::write(&path, text).map_err(|e| Error::io("write id mapping", path, e))
 }
 
-fn recv_msg(fd: RawFd) -> Option<[u32; 4]> {
+/// One 16-byte record from the child, with the fd it carries (the seccomp listener), if any.
+fn recv_msg(fd: RawFd) -> Option<([u32; 4], Option<OwnedFd>)> {
     let mut b = [0u8; 16];
     loop {
-        // SAFETY: recv into a stack buffer.
-        let n = unsafe { libc::recv(fd, b.as_mut_ptr() as *mut libc::c_void, b.len(), 0) };
-        if n < 0 && crate::util::errno() == libc::EINTR {
-            continue;
+        match recv_fd(fd, &mut b) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Ok((16, passed)) => {
+                let w = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+                return Some(([w(0), w(4), w(8), w(12)], passed));
+            }
+            _ => return None,
         }
-        if n != 16 {
-            return None;
-        }
-        let w = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        return Some([w(0), w(4), w(8), w(12)]);
     }
 }
 
@@ -268,18 +268,28 @@ pub fn spawn_init(
         send_bytes(sock, &st)?;
         loop {
             match recv_msg(sock) {
-                Some([MSG_HOOKS, ..]) => {
+                Some(([MSG_SECCOMP, ..], Some(listener))) => {
+                    let sc = plan.seccomp.as_ref().ok_or_else(|| Error::Other("unexpected seccomp listener from init".into()))?;
+                    if let Some(path) = &sc.listener_path {
+                        let first = st.split(|&b| b == 0).next().unwrap_or(b"{}");
+                        let state: serde_json::Value = serde_json::from_slice(first).unwrap_or_default();
+                        send_listener_state(path, listener.as_raw_fd(), &state, &sc.listener_metadata)?;
+                    }
+                    drop(listener);
+                    send_bytes(sock, &[0u8; 4])?;
+                }
+                Some(([MSG_HOOKS, ..], _)) => {
                     runtime_hooks(pid)?;
                     send_bytes(sock, &[0u8; 4])?;
                 }
-                Some([MSG_READY, ..]) => {
+                Some(([MSG_READY, ..], _)) => {
                     if o.fifo_fd < 0 {
                         // No start gate: wait until the child execs (its end closes on exec).
                         recv_msg(sock);
                     }
                     return Ok(());
                 }
-                Some([MSG_FAIL, step, index, err]) => return Err(Error::Child(describe_failure(plan, step, index, err as i32))),
+                Some(([MSG_FAIL, step, index, err], _)) => return Err(Error::Child(describe_failure(plan, step, index, err as i32))),
                 _ => {
                     let mut status = 0;
                     // SAFETY: reap our own child that closed the channel.
@@ -316,6 +326,7 @@ fn describe_failure(plan: &InitPlan, step: u32, index: u32, err: i32) -> String 
         Some(Step::CreateContainerHook) => format!("error running createContainer hook #{i}: {}", crate::hooks::describe_raw_failure(err)),
         Some(Step::Setns) => format!("error joining namespace #{i}: {e}"),
         Some(Step::Rlimit) => format!("error setting rlimit #{i}: {e}"),
+        Some(Step::Seccomp) => format!("error loading seccomp filter (step {i}): {e}"),
         Some(s) => format!("container init failed at {s:?} (#{i}): {e}"),
         None => format!("container init failed (step {step}, #{i}): {e}"),
     }
