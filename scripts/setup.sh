@@ -11,7 +11,7 @@ APT_PACKAGES=(
   librust-thiserror-dev librust-sha2-dev librust-flate2-dev librust-tar-dev librust-zstd-dev
   librust-xattr-dev librust-seccomp-sys-dev
   # native libraries and tools the build links or uses
-  libseccomp-dev pkg-config jq busybox-static iproute2 util-linux procps
+  libseccomp-dev pkg-config jq busybox-static iproute2 util-linux procps apache2-utils strace uidmap
   # the real peers the tests and benchmarks drive
   runc crun containerd docker-registry skopeo umoci containernetworking-plugins hyperfine time
 )

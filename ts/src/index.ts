@@ -5,3 +5,4 @@ export { ErrorCode, ExitCode, HuskError, errorCodeOf, exitCodeFor, isHuskError, 
 export { version, features } from './runtime/addon.js';
 export { Runtime, runtimeBinary, DEFAULT_STATE_ROOT } from './runtime/container.js';
 export type { ContainerProcess, ContainerState, ExitStatus, RunResult, ProcessResult, StdioSlot } from './runtime/container.js';
+export * from './image/index.js';

@@ -31,13 +31,19 @@ fn owned(ret: libc::c_int) -> io::Result<OwnedFd> {
 
 /// A NUL-free C string from path bytes (tar names can hold any byte but NUL).
 pub fn c_name(bytes: &[u8]) -> io::Result<CString> {
-    CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
+    CString::new(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
 }
 
 /// Opens a directory by ordinary path (the layer directory the caller chose).
 pub fn open_dir(path: &CStr) -> io::Result<OwnedFd> {
     // SAFETY: `path` is NUL-terminated.
-    owned(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) })
+    owned(unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    })
 }
 
 /// Resolves `path` as if `root` were `/`: symlinks and `..` can never leave `root`.
@@ -70,7 +76,14 @@ pub fn open_at(dir: RawFd, name: &CStr, flags: i32, mode: u32) -> io::Result<Own
 pub fn lstat_at(dir: RawFd, name: &CStr) -> io::Result<Option<libc::stat>> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `st` is writable and `name` NUL-terminated.
-    let ret = unsafe { libc::fstatat(dir, name.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+    let ret = unsafe {
+        libc::fstatat(
+            dir,
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
     match check(ret) {
         // SAFETY: fstatat succeeded and filled `st`.
         Ok(_) => Ok(Some(unsafe { st.assume_init() })),
@@ -115,7 +128,12 @@ pub fn remove_all_at(dir: RawFd, name: &CStr) -> io::Result<()> {
         Some(libc::EISDIR) => {}
         _ => return Err(io::Error::last_os_error()),
     }
-    let child = open_at(dir, name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)?;
+    let child = open_at(
+        dir,
+        name,
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        0,
+    )?;
     for child_name in list_dir(child.as_raw_fd())? {
         remove_all_at(child.as_raw_fd(), &child_name)?;
     }
@@ -139,12 +157,22 @@ pub fn list_dir(dir: RawFd) -> io::Result<Vec<CString>> {
 
 pub fn fchown(fd: RawFd, uid: u32, gid: u32) -> io::Result<()> {
     // SAFETY: plain syscall on a descriptor we hold; AT_EMPTY_PATH works for O_PATH fds too.
-    check(unsafe { libc::fchownat(fd, c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
+    check(unsafe {
+        libc::fchownat(
+            fd,
+            c"".as_ptr(),
+            uid,
+            gid,
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+    .map(drop)
 }
 
 pub fn lchown_at(dir: RawFd, name: &CStr, uid: u32, gid: u32) -> io::Result<()> {
     // SAFETY: `name` is NUL-terminated.
-    check(unsafe { libc::fchownat(dir, name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
+    check(unsafe { libc::fchownat(dir, name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) })
+        .map(drop)
 }
 
 /// chmod through /proc/self/fd: works for O_PATH descriptors of fifos and devices, never follows.
@@ -158,14 +186,32 @@ pub fn chmod_fd(fd: RawFd, mode: u32) -> io::Result<()> {
 pub fn set_xattr_fd(fd: RawFd, name: &CStr, value: &[u8]) -> io::Result<()> {
     let path = proc_fd_path(fd, None)?;
     // SAFETY: strings are NUL-terminated; value pointer/len describe a live slice.
-    check(unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0) }).map(drop)
+    check(unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
+    .map(drop)
 }
 
 /// Sets an xattr on `name` in `dir` without following it (for symlinks).
 pub fn lset_xattr_at(dir: RawFd, entry: &CStr, name: &CStr, value: &[u8]) -> io::Result<()> {
     let path = proc_fd_path(dir, Some(entry))?;
     // SAFETY: strings are NUL-terminated; value pointer/len describe a live slice.
-    check(unsafe { libc::lsetxattr(path.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0) }).map(drop)
+    check(unsafe {
+        libc::lsetxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
+    .map(drop)
 }
 
 fn proc_fd_path(fd: RawFd, entry: Option<&CStr>) -> io::Result<CString> {
@@ -178,7 +224,10 @@ fn proc_fd_path(fd: RawFd, entry: Option<&CStr>) -> io::Result<CString> {
 }
 
 fn timespecs(mtime: i64) -> [libc::timespec; 2] {
-    let t = libc::timespec { tv_sec: mtime, tv_nsec: 0 };
+    let t = libc::timespec {
+        tv_sec: mtime,
+        tv_nsec: 0,
+    };
     [t, t]
 }
 
@@ -186,7 +235,15 @@ fn timespecs(mtime: i64) -> [libc::timespec; 2] {
 pub fn set_times_at(dir: RawFd, name: &CStr, mtime: i64) -> io::Result<()> {
     let times = timespecs(mtime);
     // SAFETY: `times` has two entries, `name` is NUL-terminated.
-    check(unsafe { libc::utimensat(dir, name.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
+    check(unsafe {
+        libc::utimensat(
+            dir,
+            name.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+    .map(drop)
 }
 
 /// Sets atime and mtime of what `fd` refers to (O_PATH descriptors included).

@@ -9,4 +9,6 @@ mod unpack;
 
 pub use digest::Sha256Digest;
 pub use error::{Error, Result};
-pub use unpack::{unpack_layer, unpack_layer_file, Compression, UnpackOptions, UnpackStats, WhiteoutMode};
+pub use unpack::{
+    unpack_layer, unpack_layer_file, Compression, UnpackOptions, UnpackStats, WhiteoutMode,
+};

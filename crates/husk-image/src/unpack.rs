@@ -85,13 +85,18 @@ const OVERLAY_OPAQUE_XATTR: &CStr = c"trusted.overlay.opaque";
 
 /// Unpacks the blob file at `blob` into the existing directory `dest`.
 pub fn unpack_layer_file(blob: &Path, dest: &Path, options: &UnpackOptions) -> Result<UnpackStats> {
-    let file = File::open(blob).map_err(|e| Error::io("opening layer blob", blob.display().to_string(), e))?;
+    let file = File::open(blob)
+        .map_err(|e| Error::io("opening layer blob", blob.display().to_string(), e))?;
     unpack_layer(file, dest, options)
 }
 
 /// Unpacks a layer stream into the existing directory `dest`, then checks the expected digests.
 /// On error `dest` holds a partial layer: the caller unpacks into a scratch dir and renames.
-pub fn unpack_layer<R: Read>(reader: R, dest: &Path, options: &UnpackOptions) -> Result<UnpackStats> {
+pub fn unpack_layer<R: Read>(
+    reader: R,
+    dest: &Path,
+    options: &UnpackOptions,
+) -> Result<UnpackStats> {
     let mut compressed = BufReader::with_capacity(COPY_BUFFER, Sha256Digest::new(reader));
     let compression = match options.compression {
         Compression::Auto => detect_compression(compressed.fill_buf().map_err(Error::Read)?),
@@ -99,9 +104,13 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path, options: &UnpackOptions) ->
     };
     let mut unpacker = Unpacker::new(dest, options)?;
     let (diff_id, size, entries) = match compression {
-        Compression::Gzip => unpack_tar(flate2::bufread::MultiGzDecoder::new(&mut compressed), &mut unpacker)?,
+        Compression::Gzip => unpack_tar(
+            flate2::bufread::MultiGzDecoder::new(&mut compressed),
+            &mut unpacker,
+        )?,
         Compression::Zstd => {
-            let decoder = zstd::stream::read::Decoder::with_buffer(&mut compressed).map_err(Error::Read)?;
+            let decoder =
+                zstd::stream::read::Decoder::with_buffer(&mut compressed).map_err(Error::Read)?;
             unpack_tar(decoder, &mut unpacker)?
         }
         Compression::None | Compression::Auto => unpack_tar(&mut compressed, &mut unpacker)?,
@@ -109,8 +118,16 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path, options: &UnpackOptions) ->
     // Whatever follows the compressed stream still belongs to the blob's digest.
     io::copy(&mut compressed, &mut io::sink()).map_err(Error::Read)?;
     let (digest, compressed_size, _) = compressed.into_inner().finish();
-    check_digest("layer blob digest", options.expected_digest.as_deref(), &digest)?;
-    check_digest("layer diff id", options.expected_diff_id.as_deref(), &diff_id)?;
+    check_digest(
+        "layer blob digest",
+        options.expected_digest.as_deref(),
+        &digest,
+    )?;
+    check_digest(
+        "layer diff id",
+        options.expected_diff_id.as_deref(),
+        &diff_id,
+    )?;
     Ok(UnpackStats {
         digest,
         diff_id,
@@ -211,12 +228,19 @@ struct Unpacker<'o> {
 impl<'o> Unpacker<'o> {
     fn new(dest: &Path, options: &'o UnpackOptions) -> Result<Self> {
         let path_of = |p: &Path| p.display().to_string();
-        let root = fsops::open_dir(&c_name(dest.as_os_str().as_bytes()).map_err(|e| Error::io("opening", path_of(dest), e))?)
-            .map_err(|e| Error::io("opening layer directory", path_of(dest), e))?;
+        let root = fsops::open_dir(
+            &c_name(dest.as_os_str().as_bytes())
+                .map_err(|e| Error::io("opening", path_of(dest), e))?,
+        )
+        .map_err(|e| Error::io("opening layer directory", path_of(dest), e))?;
         let mut lowers = Vec::new();
         for lower in &options.lower_dirs {
-            let name = c_name(lower.as_os_str().as_bytes()).map_err(|e| Error::io("opening", path_of(lower), e))?;
-            lowers.push(fsops::open_dir(&name).map_err(|e| Error::io("opening lower layer", path_of(lower), e))?);
+            let name = c_name(lower.as_os_str().as_bytes())
+                .map_err(|e| Error::io("opening", path_of(lower), e))?;
+            lowers.push(
+                fsops::open_dir(&name)
+                    .map_err(|e| Error::io("opening lower layer", path_of(lower), e))?,
+            );
         }
         Ok(Unpacker {
             root,
@@ -240,7 +264,10 @@ impl<'o> Unpacker<'o> {
         let kind = entry.header().entry_type();
         if matches!(
             kind,
-            EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink
+            EntryType::XGlobalHeader
+                | EntryType::XHeader
+                | EntryType::GNULongName
+                | EntryType::GNULongLink
         ) {
             return Ok(());
         }
@@ -253,13 +280,17 @@ impl<'o> Unpacker<'o> {
 
         if let Some((last, parent)) = parts.split_last() {
             if last.as_slice() == OPAQUE_MARKER {
-                return self.opaque(parent).map_err(io_err("applying opaque marker"));
+                return self
+                    .opaque(parent)
+                    .map_err(io_err("applying opaque marker"));
             }
             if let Some(covered) = last.strip_prefix(WHITEOUT_PREFIX) {
                 if covered.is_empty() || covered == b"." || covered == b".." {
                     return Err(entry_err("whiteout names no file".into()));
                 }
-                return self.whiteout(parent, covered).map_err(io_err("applying whiteout"));
+                return self
+                    .whiteout(parent, covered)
+                    .map_err(io_err("applying whiteout"));
             }
         }
         let meta = read_metadata(&mut entry).map_err(|e| entry_err(format!("bad header: {e}")))?;
@@ -268,8 +299,12 @@ impl<'o> Unpacker<'o> {
             if kind != EntryType::Directory {
                 return Err(entry_err("entry would replace the layer root".into()));
             }
-            let root = self.root.try_clone().map_err(io_err("opening layer root"))?;
-            self.set_metadata_fd(root.as_raw_fd(), &meta, false).map_err(io_err("setting metadata"))?;
+            let root = self
+                .root
+                .try_clone()
+                .map_err(io_err("opening layer root"))?;
+            self.set_metadata_fd(root.as_raw_fd(), &meta, false)
+                .map_err(io_err("setting metadata"))?;
             self.dir_times.push((Vec::new(), meta.mtime));
             return Ok(());
         };
@@ -287,12 +322,19 @@ impl<'o> Unpacker<'o> {
                         if existing.is_some() {
                             fsops::remove_all_at(dir, &name_c).map_err(io_err("replacing"))?;
                         }
-                        fsops::mkdir_at(dir, &name_c, 0o700).map_err(io_err("creating directory"))?;
+                        fsops::mkdir_at(dir, &name_c, 0o700)
+                            .map_err(io_err("creating directory"))?;
                     }
                 }
-                let fd = fsops::open_at(dir, &name_c, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
-                    .map_err(io_err("opening directory"))?;
-                self.set_metadata_fd(fd.as_raw_fd(), &meta, false).map_err(io_err("setting metadata"))?;
+                let fd = fsops::open_at(
+                    dir,
+                    &name_c,
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                    0,
+                )
+                .map_err(io_err("opening directory"))?;
+                self.set_metadata_fd(fd.as_raw_fd(), &meta, false)
+                    .map_err(io_err("setting metadata"))?;
                 self.dir_times.push((parts.clone(), meta.mtime));
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
@@ -305,12 +347,17 @@ impl<'o> Unpacker<'o> {
                 )
                 .map_err(io_err("creating file"))?;
                 let mut file = File::from(fd);
-                copy_data(&mut entry, &mut file, &mut self.buffer).map_err(io_err("writing file"))?;
-                self.set_metadata_fd(file.as_raw_fd(), &meta, true).map_err(io_err("setting metadata"))?;
-                fsops::set_times_fd(file.as_raw_fd(), meta.mtime).map_err(io_err("setting times"))?;
+                copy_data(&mut entry, &mut file, &mut self.buffer)
+                    .map_err(io_err("writing file"))?;
+                self.set_metadata_fd(file.as_raw_fd(), &meta, true)
+                    .map_err(io_err("setting metadata"))?;
+                fsops::set_times_fd(file.as_raw_fd(), meta.mtime)
+                    .map_err(io_err("setting times"))?;
             }
             EntryType::Symlink => {
-                let target = entry.link_name_bytes().ok_or_else(|| entry_err("symlink without target".into()))?;
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| entry_err("symlink without target".into()))?;
                 let target = c_name(&target).map_err(|e| entry_err(e.to_string()))?;
                 fsops::remove_all_at(dir, &name_c).map_err(io_err("replacing"))?;
                 fsops::symlink_at(&target, dir, &name_c).map_err(io_err("creating symlink"))?;
@@ -318,19 +365,26 @@ impl<'o> Unpacker<'o> {
                     fsops::lchown_at(dir, &name_c, meta.uid, meta.gid).map_err(io_err("chown"))?;
                 }
                 for (key, value) in &meta.xattrs {
-                    fsops::lset_xattr_at(dir, &name_c, key, value).map_err(io_err("setting xattr"))?;
+                    fsops::lset_xattr_at(dir, &name_c, key, value)
+                        .map_err(io_err("setting xattr"))?;
                 }
                 fsops::set_times_at(dir, &name_c, meta.mtime).map_err(io_err("setting times"))?;
             }
             EntryType::Link => {
-                let target = entry.link_name_bytes().ok_or_else(|| entry_err("hardlink without target".into()))?;
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| entry_err("hardlink without target".into()))?;
                 let target_parts = clean_path(&target);
                 if target_parts == parts || target_parts.is_empty() {
                     return Err(entry_err("hardlink to itself or to the layer root".into()));
                 }
                 fsops::remove_all_at(dir, &name_c).map_err(io_err("replacing"))?;
-                self.hardlink(&target_parts, dir, &name_c)
-                    .map_err(|e| entry_err(format!("hardlink to {:?}: {e}", String::from_utf8_lossy(&target))))?;
+                self.hardlink(&target_parts, dir, &name_c).map_err(|e| {
+                    entry_err(format!(
+                        "hardlink to {:?}: {e}",
+                        String::from_utf8_lossy(&target)
+                    ))
+                })?;
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 let file_type = match kind {
@@ -344,8 +398,10 @@ impl<'o> Unpacker<'o> {
                 fsops::remove_all_at(dir, &name_c).map_err(io_err("replacing"))?;
                 fsops::mknod_at(dir, &name_c, file_type | 0o600, libc::makedev(major, minor))
                     .map_err(io_err("creating device node"))?;
-                let fd = fsops::open_at(dir, &name_c, libc::O_PATH | libc::O_NOFOLLOW, 0).map_err(io_err("opening"))?;
-                self.set_metadata_fd(fd.as_raw_fd(), &meta, false).map_err(io_err("setting metadata"))?;
+                let fd = fsops::open_at(dir, &name_c, libc::O_PATH | libc::O_NOFOLLOW, 0)
+                    .map_err(io_err("opening"))?;
+                self.set_metadata_fd(fd.as_raw_fd(), &meta, false)
+                    .map_err(io_err("setting metadata"))?;
                 fsops::set_times_fd(fd.as_raw_fd(), meta.mtime).map_err(io_err("setting times"))?;
             }
             other => return Err(entry_err(format!("unsupported tar entry type {other:?}"))),
@@ -444,17 +500,27 @@ impl<'o> Unpacker<'o> {
         }
         // Not in this layer: link (or copy, across filesystems) the file from a lower layer.
         for lower in &self.lowers {
-            let Ok(parent) = resolve(lower.as_raw_fd()) else { continue };
+            let Ok(parent) = resolve(lower.as_raw_fd()) else {
+                continue;
+            };
             match fsops::lstat_at(parent.as_raw_fd(), &target_name)? {
                 None => continue,
                 Some(st) if st.st_mode & libc::S_IFMT != libc::S_IFREG => {
-                    return Err(io::Error::new(io::ErrorKind::Unsupported, "lower-layer target is not a regular file"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        "lower-layer target is not a regular file",
+                    ));
                 }
                 Some(st) => {
                     return match fsops::link_at(parent.as_raw_fd(), &target_name, dir, name) {
-                        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
-                            copy_file(parent.as_raw_fd(), &target_name, &st, dir, name, &mut self.buffer)
-                        }
+                        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => copy_file(
+                            parent.as_raw_fd(),
+                            &target_name,
+                            &st,
+                            dir,
+                            name,
+                            &mut self.buffer,
+                        ),
                         other => other,
                     };
                 }
@@ -506,7 +572,12 @@ impl<'o> Unpacker<'o> {
             if !self.keeps(&path) {
                 fsops::remove_all_at(dir, &child)?;
             } else if fsops::lstat_at(dir, &child)?.is_some_and(|st| fsops::is_dir(&st)) {
-                let sub = fsops::open_at(dir, &child, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)?;
+                let sub = fsops::open_at(
+                    dir,
+                    &child,
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                    0,
+                )?;
                 self.clear_lower_content(sub.as_raw_fd(), &path)?;
             }
         }
@@ -516,7 +587,10 @@ impl<'o> Unpacker<'o> {
     fn finish(&mut self) -> Result<()> {
         for dir_parts in std::mem::take(&mut self.opaque_dirs) {
             let shown = String::from_utf8_lossy(&join(&dir_parts)).into_owned();
-            if let Some(dir) = self.parent_dir(&dir_parts, false).map_err(|e| Error::io("opaque dir", &*shown, e))? {
+            if let Some(dir) = self
+                .parent_dir(&dir_parts, false)
+                .map_err(|e| Error::io("opaque dir", &*shown, e))?
+            {
                 self.clear_lower_content(dir.as_raw_fd(), &join(&dir_parts))
                     .map_err(|e| Error::io("applying opaque marker", shown, e))?;
             }
@@ -525,7 +599,9 @@ impl<'o> Unpacker<'o> {
             let result = match parts.split_last() {
                 None => fsops::set_times_fd(self.root.as_raw_fd(), mtime),
                 Some((name, parent)) => match self.parent_dir(parent, false) {
-                    Ok(Some(dir)) => c_name(name).and_then(|n| fsops::set_times_at(dir.as_raw_fd(), &n, mtime)),
+                    Ok(Some(dir)) => {
+                        c_name(name).and_then(|n| fsops::set_times_at(dir.as_raw_fd(), &n, mtime))
+                    }
                     Ok(None) => Ok(()),
                     Err(e) => Err(e),
                 },
@@ -533,7 +609,11 @@ impl<'o> Unpacker<'o> {
             // A later entry may have replaced or removed the directory.
             match result {
                 Err(e) if !is_missing_dir(&e) => {
-                    return Err(Error::io("setting directory times", String::from_utf8_lossy(&join(&parts)), e))
+                    return Err(Error::io(
+                        "setting directory times",
+                        String::from_utf8_lossy(&join(&parts)),
+                        e,
+                    ))
                 }
                 _ => {}
             }
@@ -543,7 +623,10 @@ impl<'o> Unpacker<'o> {
 }
 
 fn is_missing_dir(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP))
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
+    )
 }
 
 /// Reads mode, owner, mtime and `SCHILY.xattr.*` from the header and its PAX records.
@@ -561,7 +644,11 @@ fn read_metadata<R: Read>(entry: &mut tar::Entry<R>) -> io::Result<Metadata> {
             let extension = extension?;
             let key = extension.key_bytes();
             let value = extension.value_bytes();
-            let number = || std::str::from_utf8(value).ok().and_then(|v| v.split('.').next()?.parse::<i64>().ok());
+            let number = || {
+                std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.split('.').next()?.parse::<i64>().ok())
+            };
             match key {
                 b"uid" => meta.uid = number().unwrap_or(meta.uid as i64) as u32,
                 b"gid" => meta.gid = number().unwrap_or(meta.gid as i64) as u32,
@@ -569,7 +656,9 @@ fn read_metadata<R: Read>(entry: &mut tar::Entry<R>) -> io::Result<Metadata> {
                 _ => {
                     if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
                         // An image must not smuggle in overlayfs' own whiteout/redirect attributes.
-                        if name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.") {
+                        if name.starts_with(b"trusted.overlay.")
+                            || name.starts_with(b"user.overlay.")
+                        {
                             continue;
                         }
                         meta.xattrs.push((c_name(name)?, value.to_vec()));
@@ -602,8 +691,18 @@ fn copy_file(
     to: &CStr,
     buffer: &mut [u8],
 ) -> io::Result<()> {
-    let mut source = File::from(fsops::open_at(from_dir, from, libc::O_RDONLY | libc::O_NOFOLLOW, 0)?);
-    let fd = fsops::open_at(to_dir, to, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW, 0o600)?;
+    let mut source = File::from(fsops::open_at(
+        from_dir,
+        from,
+        libc::O_RDONLY | libc::O_NOFOLLOW,
+        0,
+    )?);
+    let fd = fsops::open_at(
+        to_dir,
+        to,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
+        0o600,
+    )?;
     let mut target = File::from(fd);
     copy_data(&mut source, &mut target, buffer)?;
     fsops::fchown(target.as_raw_fd(), st.st_uid, st.st_gid)?;

@@ -34,10 +34,16 @@ impl Scratch {
     }
     /// Everything in `base` must be `root/` or the untouched `outside/secret`.
     fn assert_nothing_outside(&self) {
-        let mut names: Vec<_> = fs::read_dir(&self.base).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let mut names: Vec<_> = fs::read_dir(&self.base)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         names.sort();
         assert_eq!(names, ["outside", "root"]);
-        let outside: Vec<_> = fs::read_dir(self.outside()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let outside: Vec<_> = fs::read_dir(self.outside())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(outside, ["secret"]);
         let secret = self.outside().join("secret");
         assert_eq!(fs::read_to_string(&secret).unwrap(), "secret\n");
@@ -78,7 +84,10 @@ impl TarBuilder {
         self
     }
     fn file(&mut self, name: &str, data: &str) -> &mut Self {
-        self.push(Self::header(name, tar::EntryType::Regular, 0o644, data.len() as u64), data.as_bytes())
+        self.push(
+            Self::header(name, tar::EntryType::Regular, 0o644, data.len() as u64),
+            data.as_bytes(),
+        )
     }
     fn file_with(&mut self, name: &str, data: &str, mode: u32, uid: u64) -> &mut Self {
         let mut header = Self::header(name, tar::EntryType::Regular, mode, data.len() as u64);
@@ -119,7 +128,10 @@ impl TarBuilder {
             data.extend_from_slice(value);
             data.push(b'\n');
         }
-        self.push(Self::header("pax", tar::EntryType::XHeader, 0o644, data.len() as u64), &data)
+        self.push(
+            Self::header("pax", tar::EntryType::XHeader, 0o644, data.len() as u64),
+            &data,
+        )
     }
     fn finish(&mut self) -> Vec<u8> {
         let mut bytes = std::mem::take(&mut self.bytes);
@@ -129,7 +141,10 @@ impl TarBuilder {
 }
 
 fn unpack(tar: &[u8], root: &Path, whiteouts: WhiteoutMode) -> Result<UnpackStats> {
-    let options = UnpackOptions { whiteouts, ..UnpackOptions::default() };
+    let options = UnpackOptions {
+        whiteouts,
+        ..UnpackOptions::default()
+    };
     unpack_layer(tar, root, &options)
 }
 
@@ -158,9 +173,18 @@ fn dotdot_and_absolute_names_stay_inside() {
     for mode in [WhiteoutMode::Overlay, WhiteoutMode::Flatten] {
         unpack(&tar, &scratch.root(), mode).unwrap();
         scratch.assert_nothing_outside();
-        assert_eq!(fs::read_to_string(scratch.root().join("evil-dotdot.txt")).unwrap(), "escaped\n");
-        assert_eq!(fs::read_to_string(scratch.root().join("evil-abs.txt")).unwrap(), "absolute\n");
-        assert_eq!(fs::read_to_string(scratch.root().join("x/ok.txt")).unwrap(), "ok\n");
+        assert_eq!(
+            fs::read_to_string(scratch.root().join("evil-dotdot.txt")).unwrap(),
+            "escaped\n"
+        );
+        assert_eq!(
+            fs::read_to_string(scratch.root().join("evil-abs.txt")).unwrap(),
+            "absolute\n"
+        );
+        assert_eq!(
+            fs::read_to_string(scratch.root().join("x/ok.txt")).unwrap(),
+            "ok\n"
+        );
     }
 }
 
@@ -185,8 +209,14 @@ fn writes_through_symlinked_parents_stay_inside() {
     unpack(&layer2, &scratch.root(), WhiteoutMode::Flatten).unwrap();
     scratch.assert_nothing_outside();
     // The relative link resolves to the root itself, so its files land at the top of the rootfs.
-    assert_eq!(fs::read_to_string(scratch.root().join("pwned-rel.txt")).unwrap(), "rel\n");
-    assert_eq!(fs::read_to_string(scratch.root().join("pwned-dotdot.txt")).unwrap(), "dotdot\n");
+    assert_eq!(
+        fs::read_to_string(scratch.root().join("pwned-rel.txt")).unwrap(),
+        "rel\n"
+    );
+    assert_eq!(
+        fs::read_to_string(scratch.root().join("pwned-dotdot.txt")).unwrap(),
+        "dotdot\n"
+    );
 }
 
 #[test]
@@ -204,7 +234,9 @@ fn a_file_entry_replaces_a_symlink_instead_of_writing_through_it() {
     scratch.assert_nothing_outside();
     let link = scratch.root().join("link");
     assert!(fs::symlink_metadata(&link).unwrap().is_file());
-    assert!(fs::symlink_metadata(scratch.root().join("dirlink")).unwrap().is_dir());
+    assert!(fs::symlink_metadata(scratch.root().join("dirlink"))
+        .unwrap()
+        .is_dir());
 }
 
 #[test]
@@ -212,22 +244,36 @@ fn hardlinks_to_outside_fail_and_link_nothing() {
     let scratch = Scratch::new();
     let secret = scratch.outside().join("secret");
     let cases = [
-        TarBuilder::default().dir("x").hardlink("x/hl", "../../../../outside/secret").finish(),
-        TarBuilder::default().hardlink("hl", secret.to_str().unwrap()).finish(),
+        TarBuilder::default()
+            .dir("x")
+            .hardlink("x/hl", "../../../../outside/secret")
+            .finish(),
+        TarBuilder::default()
+            .hardlink("hl", secret.to_str().unwrap())
+            .finish(),
         TarBuilder::default()
             .symlink("out", scratch.outside().to_str().unwrap())
             .hardlink("hl", "out/secret")
             .finish(),
-        TarBuilder::default().symlink("s", secret.to_str().unwrap()).hardlink("hl", "s").finish(),
+        TarBuilder::default()
+            .symlink("s", secret.to_str().unwrap())
+            .hardlink("hl", "s")
+            .finish(),
     ];
     for (i, tar) in cases.iter().enumerate() {
         let result = unpack(tar, &scratch.root(), WhiteoutMode::Overlay);
         // Linking the symlink itself (case 3) is fine; following it would not be.
         if i == 3 {
             result.unwrap();
-            assert!(fs::symlink_metadata(scratch.root().join("hl")).unwrap().file_type().is_symlink());
+            assert!(fs::symlink_metadata(scratch.root().join("hl"))
+                .unwrap()
+                .file_type()
+                .is_symlink());
         } else {
-            assert!(matches!(result, Err(Error::Entry { .. })), "case {i}: {result:?}");
+            assert!(
+                matches!(result, Err(Error::Entry { .. })),
+                "case {i}: {result:?}"
+            );
         }
         scratch.assert_nothing_outside();
     }
@@ -238,7 +284,10 @@ fn whiteouts_name_a_file() {
     let scratch = Scratch::new();
     for name in [".wh..", ".wh...", "x/.wh."] {
         let tar = TarBuilder::default().file(name, "").finish();
-        assert!(matches!(unpack(&tar, &scratch.root(), WhiteoutMode::Flatten), Err(Error::Entry { .. })));
+        assert!(matches!(
+            unpack(&tar, &scratch.root(), WhiteoutMode::Flatten),
+            Err(Error::Entry { .. })
+        ));
     }
     scratch.assert_nothing_outside();
 }
@@ -265,7 +314,10 @@ fn overlay_mode_writes_overlayfs_whiteouts_and_opaque_dirs() {
     assert_eq!(opaque("opq"), Some(b"y".to_vec()));
     assert_eq!(opaque("implicit"), Some(b"y".to_vec()));
     assert_eq!(opaque("smuggled"), None);
-    assert_eq!(fs::read_to_string(scratch.root().join("opq/new.txt")).unwrap(), "new\n");
+    assert_eq!(
+        fs::read_to_string(scratch.root().join("opq/new.txt")).unwrap(),
+        "new\n"
+    );
     assert!(!scratch.root().join("opq/.wh..wh..opq").exists());
 }
 
@@ -294,8 +346,18 @@ fn flatten_mode_deletes_what_whiteouts_and_opaque_markers_cover() {
     unpack(&layer1, &scratch.root(), WhiteoutMode::Flatten).unwrap();
     unpack(&layer2, &scratch.root(), WhiteoutMode::Flatten).unwrap();
     let root = scratch.root();
-    for gone in ["data/gone.txt", "data/dir", "opq/a.txt", "opq/sub/b.txt", "late/old.txt", "nowhere"] {
-        assert!(fs::symlink_metadata(root.join(gone)).is_err(), "{gone} should be gone");
+    for gone in [
+        "data/gone.txt",
+        "data/dir",
+        "opq/a.txt",
+        "opq/sub/b.txt",
+        "late/old.txt",
+        "nowhere",
+    ] {
+        assert!(
+            fs::symlink_metadata(root.join(gone)).is_err(),
+            "{gone} should be gone"
+        );
     }
     for kept in ["data/keep.txt", "opq/sub/new.txt", "late/new.txt"] {
         assert!(root.join(kept).is_file(), "{kept} should be kept");
@@ -311,12 +373,18 @@ fn metadata_links_and_special_files_are_restored() {
         .file_with("nobody", "", 0o640, 65534)
         .hardlink("bin/suid-link", "bin/suid")
         .symlink("rel", "bin/suid")
-        .pax(&[("SCHILY.xattr.user.fixture", b"hello"), ("mtime", b"1600000000.5")])
+        .pax(&[
+            ("SCHILY.xattr.user.fixture", b"hello"),
+            ("mtime", b"1600000000.5"),
+        ])
         .file("xattr.txt", "x\n")
         .device("dev/null", tar::EntryType::Char, 1, 3)
         .device("fifo", tar::EntryType::Fifo, 0, 0)
         .dir("sticky")
-        .push(TarBuilder::header("sticky", tar::EntryType::Directory, 0o1777, 0), b"")
+        .push(
+            TarBuilder::header("sticky", tar::EntryType::Directory, 0o1777, 0),
+            b"",
+        )
         .finish();
     unpack(&tar, &scratch.root(), WhiteoutMode::Overlay).unwrap();
     let root = scratch.root();
@@ -324,18 +392,40 @@ fn metadata_links_and_special_files_are_restored() {
     assert_eq!(suid.permissions().mode() & 0o7777, 0o4755);
     assert_eq!((suid.uid(), suid.gid()), (1000, 1000));
     assert_eq!(suid.mtime(), 1_704_067_200);
-    assert_eq!(fs::symlink_metadata(root.join("bin/suid-link")).unwrap().ino(), suid.ino());
-    assert_eq!(fs::read_link(root.join("rel")).unwrap(), Path::new("bin/suid"));
+    assert_eq!(
+        fs::symlink_metadata(root.join("bin/suid-link"))
+            .unwrap()
+            .ino(),
+        suid.ino()
+    );
+    assert_eq!(
+        fs::read_link(root.join("rel")).unwrap(),
+        Path::new("bin/suid")
+    );
     let nobody = fs::symlink_metadata(root.join("nobody")).unwrap();
     assert_eq!((nobody.uid(), nobody.mode() & 0o7777), (65534, 0o640));
-    assert_eq!(xattr_of(&root.join("xattr.txt"), "user.fixture"), Some(b"hello".to_vec()));
-    assert_eq!(fs::symlink_metadata(root.join("xattr.txt")).unwrap().mtime(), 1_600_000_000);
+    assert_eq!(
+        xattr_of(&root.join("xattr.txt"), "user.fixture"),
+        Some(b"hello".to_vec())
+    );
+    assert_eq!(
+        fs::symlink_metadata(root.join("xattr.txt"))
+            .unwrap()
+            .mtime(),
+        1_600_000_000
+    );
     let null = fs::symlink_metadata(root.join("dev/null")).unwrap();
     assert!(null.file_type().is_char_device());
     assert_eq!(null.rdev(), libc::makedev(1, 3));
-    assert!(fs::symlink_metadata(root.join("fifo")).unwrap().file_type().is_fifo());
+    assert!(fs::symlink_metadata(root.join("fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
     let sticky = fs::symlink_metadata(root.join("sticky")).unwrap();
-    assert_eq!((sticky.mode() & 0o7777, sticky.mtime()), (0o1777, 1_704_067_200));
+    assert_eq!(
+        (sticky.mode() & 0o7777, sticky.mtime()),
+        (0o1777, 1_704_067_200)
+    );
 }
 
 #[test]
@@ -355,7 +445,10 @@ fn replaces_dirs_files_and_symlinks_by_type() {
     unpack(&layer2, &scratch.root(), WhiteoutMode::Flatten).unwrap();
     let root = scratch.root();
     assert_eq!(fs::read_to_string(root.join("d")).unwrap(), "now a file\n");
-    assert_eq!(fs::read_to_string(root.join("f/child")).unwrap(), "now a dir\n");
+    assert_eq!(
+        fs::read_to_string(root.join("f/child")).unwrap(),
+        "now a dir\n"
+    );
     assert!(fs::symlink_metadata(root.join("s")).unwrap().is_file());
     assert!(fs::read_to_string(root.join("f")).is_err());
 }
@@ -363,13 +456,27 @@ fn replaces_dirs_files_and_symlinks_by_type() {
 #[test]
 fn hardlinks_into_lower_layers_are_found() {
     let lower = Scratch::new();
-    unpack(&TarBuilder::default().file("links/hard1", "lower\n").finish(), &lower.root(), WhiteoutMode::Overlay)
-        .unwrap();
+    unpack(
+        &TarBuilder::default()
+            .file("links/hard1", "lower\n")
+            .finish(),
+        &lower.root(),
+        WhiteoutMode::Overlay,
+    )
+    .unwrap();
     let upper = Scratch::new();
-    let options = UnpackOptions { lower_dirs: vec![lower.root()], ..UnpackOptions::default() };
-    let tar = TarBuilder::default().hardlink("links/hard2", "links/hard1").finish();
+    let options = UnpackOptions {
+        lower_dirs: vec![lower.root()],
+        ..UnpackOptions::default()
+    };
+    let tar = TarBuilder::default()
+        .hardlink("links/hard2", "links/hard1")
+        .finish();
     unpack_layer(&tar[..], &upper.root(), &options).unwrap();
-    assert_eq!(fs::read_to_string(upper.root().join("links/hard2")).unwrap(), "lower\n");
+    assert_eq!(
+        fs::read_to_string(upper.root().join("links/hard2")).unwrap(),
+        "lower\n"
+    );
 }
 
 #[test]
@@ -383,8 +490,14 @@ fn digests_are_computed_and_checked_for_every_compression() {
         assert_eq!(stats.compression, name);
         assert_eq!(stats.digest, sha256(blob));
         assert_eq!(stats.diff_id, sha256(&tar));
-        assert_eq!((stats.compressed_size, stats.size, stats.entries), (blob.len() as u64, tar.len() as u64, 1));
-        let bad = UnpackOptions { expected_diff_id: Some(sha256(b"other")), ..UnpackOptions::default() };
+        assert_eq!(
+            (stats.compressed_size, stats.size, stats.entries),
+            (blob.len() as u64, tar.len() as u64, 1)
+        );
+        let bad = UnpackOptions {
+            expected_diff_id: Some(sha256(b"other")),
+            ..UnpackOptions::default()
+        };
         let err = unpack_layer(&blob[..], &scratch.root(), &bad).unwrap_err();
         assert_eq!(err.code(), "EDIGEST_MISMATCH");
         let good = UnpackOptions {
@@ -398,7 +511,9 @@ fn digests_are_computed_and_checked_for_every_compression() {
 
 #[test]
 fn truncated_blobs_fail() {
-    let tar = TarBuilder::default().file("a.txt", &"a".repeat(10_000)).finish();
+    let tar = TarBuilder::default()
+        .file("a.txt", &"a".repeat(10_000))
+        .finish();
     let gz = gzip(&tar);
     let scratch = Scratch::new();
     let err = unpack(&gz[..gz.len() / 2], &scratch.root(), WhiteoutMode::Overlay).unwrap_err();
@@ -410,6 +525,13 @@ fn xattr_of(path: &Path, name: &str) -> Option<Vec<u8>> {
     let name = c_name(name.as_bytes()).unwrap();
     let mut buf = vec![0u8; 256];
     // SAFETY: strings NUL-terminated, buffer writable for its length.
-    let n = unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe {
+        libc::lgetxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
     (n >= 0).then(|| buf[..n as usize].to_vec())
 }

@@ -24,7 +24,11 @@ pub fn unpack_layer(args: &Args) -> Result<Job, JsError> {
 }
 
 fn unpack_options(value: &Value) -> Result<UnpackOptions, JsError> {
-    let invalid = |msg: String| JsError::from(husk_core::Error::InvalidArgument(format!("argument options: {msg}")));
+    let invalid = |msg: String| {
+        JsError::from(husk_core::Error::InvalidArgument(format!(
+            "argument options: {msg}"
+        )))
+    };
     let text = |key: &str| -> Result<Option<String>, JsError> {
         match value.get(key) {
             None | Some(Value::Null) => Ok(None),
@@ -32,35 +36,57 @@ fn unpack_options(value: &Value) -> Result<UnpackOptions, JsError> {
             Some(other) => Err(invalid(format!("{key}: expected a string, got {other}"))),
         }
     };
-    let mut options = UnpackOptions::default();
-    options.whiteouts = match text("whiteouts")?.as_deref() {
+    let whiteouts = match text("whiteouts")?.as_deref() {
         None | Some("overlay") => WhiteoutMode::Overlay,
         Some("flatten") => WhiteoutMode::Flatten,
-        Some(other) => return Err(invalid(format!("whiteouts: \"{other}\" is not overlay or flatten"))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "whiteouts: \"{other}\" is not overlay or flatten"
+            )))
+        }
     };
-    options.compression = match text("compression")?.as_deref() {
+    let compression = match text("compression")?.as_deref() {
         None | Some("auto") => Compression::Auto,
         Some("gzip") => Compression::Gzip,
         Some("zstd") => Compression::Zstd,
         Some("none") => Compression::None,
-        Some(other) => return Err(invalid(format!("compression: \"{other}\" is not auto, gzip, zstd or none"))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "compression: \"{other}\" is not auto, gzip, zstd or none"
+            )))
+        }
     };
-    options.expected_digest = text("expectedDigest")?;
-    options.expected_diff_id = text("expectedDiffId")?;
+    let mut options = UnpackOptions {
+        whiteouts,
+        compression,
+        expected_digest: text("expectedDigest")?,
+        expected_diff_id: text("expectedDiffId")?,
+        ..UnpackOptions::default()
+    };
     match value.get("sameOwner") {
         None | Some(Value::Null) => {}
         Some(Value::Bool(b)) => options.same_owner = *b,
-        Some(other) => return Err(invalid(format!("sameOwner: expected a boolean, got {other}"))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "sameOwner: expected a boolean, got {other}"
+            )))
+        }
     }
     match value.get("lowerDirs") {
         None | Some(Value::Null) => {}
         Some(Value::Array(dirs)) => {
             for dir in dirs {
-                let dir = dir.as_str().ok_or_else(|| invalid(format!("lowerDirs: {dir} is not a string")))?;
+                let dir = dir
+                    .as_str()
+                    .ok_or_else(|| invalid(format!("lowerDirs: {dir} is not a string")))?;
                 options.lower_dirs.push(PathBuf::from(dir));
             }
         }
-        Some(other) => return Err(invalid(format!("lowerDirs: expected an array, got {other}"))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "lowerDirs: expected an array, got {other}"
+            )))
+        }
     }
     Ok(options)
 }

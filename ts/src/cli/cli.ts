@@ -2,7 +2,13 @@
 import yargs from 'yargs';
 import { ErrorCode, ExitCode, HuskError, exitCodeFor } from '../errors.js';
 import { cliVersion, printError, withGlobalOptions } from './base.js';
+import { imagesCommand } from './commands/images.js';
 import { infoCommand } from './commands/info.js';
+import { loginCommand } from './commands/login.js';
+import { logoutCommand } from './commands/logout.js';
+import { imageCommand } from './commands/image.js';
+import { pullCommand } from './commands/pull.js';
+import { rmiCommand } from './commands/rmi.js';
 import { specCommand } from './commands/spec.js';
 import { versionCommand } from './commands/version.js';
 
@@ -15,6 +21,12 @@ export async function runCli(args: readonly string[]): Promise<number> {
     .scriptName('husk')
     .usage('Usage: husk <command> [options]\n\nA container runtime with a Rust core and a TypeScript front.')
     // One module per command, in the order `husk --help` lists them.
+    .command(pullCommand)
+    .command(imagesCommand)
+    .command(rmiCommand)
+    .command(imageCommand)
+    .command(loginCommand)
+    .command(logoutCommand)
     .command(specCommand)
     .command(infoCommand)
     .command(versionCommand)

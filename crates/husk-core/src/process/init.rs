@@ -73,12 +73,23 @@ fn check(r: c_int, step: Step, index: usize) -> ChildResult {
     if r < 0 { Err(Fail::last(step, index)) } else { Ok(()) }
 }
 
-fn write_file(path: &std::ffi::CStr, value: &[u8], step: Step, index: usize) -> ChildResult {
-    // SAFETY: open/write/close of a path prepared before the clone.
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// Writes a small file. With `procfs`, refuses (EXDEV) a file that is not really on procfs, so a
+/// /proc the image arranged cannot redirect the write (CVE-2025-52881).
+fn write_file(path: &std::ffi::CStr, value: &[u8], step: Step, index: usize, procfs: bool) -> ChildResult {
+    // SAFETY: open/fstatfs/write/close of a path prepared before the clone.
     unsafe {
-        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC);
         if fd < 0 {
             return Err(Fail::last(step, index));
+        }
+        if procfs {
+            let mut st: libc::statfs = std::mem::zeroed();
+            if libc::fstatfs(fd, &mut st) != 0 || st.f_type as i64 != PROC_SUPER_MAGIC {
+                libc::close(fd);
+                return Err(Fail::new(step, index, libc::EXDEV));
+            }
         }
         let ok = write_all_raw(fd, value);
         let e = errno();
@@ -111,7 +122,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
         } else {
             // vfork mode: the child joins its cgroup itself ("0" is the writer).
             for (i, p) in plan.self_cgroup_procs.iter().enumerate() {
-                write_file(p, b"0", Step::JoinCgroup, i)?;
+                write_file(p, b"0", Step::JoinCgroup, i, false)?;
             }
             0
         };
@@ -157,7 +168,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
         }
         // Before /proc/sys becomes read-only.
         for (i, (path, value)) in plan.sysctls.iter().enumerate() {
-            write_file(path, value.as_bytes(), Step::Sysctl, i)?;
+            write_file(path, value.as_bytes(), Step::Sysctl, i, true)?;
         }
         if let Some(rp) = &plan.rootfs {
             rootfs::protect_paths(rp)?;
@@ -167,7 +178,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
         }
         // With a parent (sync mode) the parent writes it: from inside a user namespace we may not.
         if let Some(v) = plan.oom_score_adj.as_ref().filter(|_| fds.sync < 0) {
-            write_file(c"/proc/self/oom_score_adj", v.as_bytes(), Step::OomScoreAdj, 0)?;
+            write_file(c"/proc/self/oom_score_adj", v.as_bytes(), Step::OomScoreAdj, 0, true)?;
         }
         for (i, r) in plan.rlimits.iter().enumerate() {
             let lim = libc::rlimit { rlim_cur: r.soft, rlim_max: r.hard };
@@ -212,6 +223,12 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
         }
         libc::umask(plan.umask.unwrap_or(0o022) as libc::mode_t);
         check(libc::chdir(plan.cwd.as_ptr()), Step::Chdir, 0)?;
+        // A cwd reached through a leaked host fd (/proc/self/fd/N) lies outside our root, and the
+        // kernel says so with "(unreachable)": refuse it (CVE-2024-21626).
+        let mut cwd = [0u8; 4096];
+        if libc::syscall(libc::SYS_getcwd, cwd.as_mut_ptr(), cwd.len()) < 0 || cwd[0] != b'/' {
+            return Err(Fail::new(Step::Chdir, 1, libc::ENOENT));
+        }
 
         let mut exe: Option<&std::ffi::CStr> = None;
         let mut last_err = libc::ENOENT;
@@ -340,15 +357,26 @@ fn setup_console(plan: &InitPlan, sock: c_int) -> ChildResult {
             libc::close(sock);
         }
         libc::close(master);
-        // /dev/console: an empty file in the container's /dev with the slave bound on it.
+        // /dev/console: an empty file in the container's /dev with the slave bound on it, by fd,
+        // after checking it is not a symlink or anything planted (CVE-2025-52565).
         if plan.mount_console {
-            let fd = libc::open(c"/dev/console".as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o666);
+            let fd = libc::open(c"/dev/console".as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o666);
             if fd >= 0 {
                 libc::close(fd);
             }
-        }
-        if plan.mount_console {
-            check(libc::mount(path.as_ptr(), c"/dev/console".as_ptr(), ptr::null(), libc::MS_BIND, ptr::null()), Step::Console, 5)?;
+            let target = libc::open(c"/dev/console".as_ptr(), libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC);
+            check(target, Step::Console, 5)?;
+            let mut st: libc::stat = std::mem::zeroed();
+            let kind = if libc::fstat(target, &mut st) == 0 { st.st_mode & libc::S_IFMT } else { 0 };
+            if kind != libc::S_IFREG && kind != libc::S_IFCHR {
+                libc::close(target);
+                return Err(Fail::new(Step::Console, 5, libc::EPERM));
+            }
+            let src = CPathBuf::proc_fd(slave);
+            let dst = CPathBuf::proc_fd(target);
+            let r = libc::mount(src.as_ptr(), dst.as_ptr(), ptr::null(), libc::MS_BIND, ptr::null());
+            libc::close(target);
+            check(r, Step::Console, 5)?;
         }
         libc::fchown(slave, plan.uid, plan.gid);
         libc::setsid();
