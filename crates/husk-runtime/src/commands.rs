@@ -77,9 +77,20 @@ fn create_options(p: &Parsed, cmd: &str, wait_for_start: bool) -> Result<CreateO
     })
 }
 
+/// A create/run that joins an existing pid namespace is exposed like exec (sealed.rs).
+fn seal_if_joining_pid_ns(bundle: &std::path::Path) -> Result<(), String> {
+    let spec = husk_core::spec::Spec::load(bundle).ok();
+    let joins = spec.as_ref().and_then(|s| s.linux().namespace("pid")).is_some_and(|n| n.path.is_some());
+    if joins && crate::sealed::policy() != Some(false) {
+        crate::sealed::ensure_sealed()?;
+    }
+    Ok(())
+}
+
 fn create(g: &mut Global, rest: &[String]) -> CmdResult {
     let p = parse(rest, CREATE_FLAGS)?;
     let opts = create_options(&p, "create", true)?;
+    seal_if_joining_pid_ns(&opts.bundle)?;
     container::create(&g.root, &opts).map_err(err)?;
     Ok(0)
 }
@@ -97,6 +108,7 @@ fn run(g: &mut Global, rest: &[String]) -> CmdResult {
     let p = parse(rest, CREATE_FLAGS)?;
     let detach = p.is_set("detach");
     let mut opts = create_options(&p, "run", false)?;
+    seal_if_joining_pid_ns(&opts.bundle)?;
     // The vfork start copies nothing and needs no sync round trips; it takes most configs.
     let spec = husk_core::spec::Spec::load(&opts.bundle).ok();
     opts.in_process = std::env::var_os("HUSK_NO_VFORK").is_none() && spec.as_ref().is_some_and(container::in_process_supported);

@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod log;
+mod sealed;
 mod wait;
 
 use args::{flag, opt, FlagSpec};
@@ -118,6 +119,20 @@ fn main() {
         rootless: matches!(g.get("rootless"), Some("true")),
     };
     global.log.log("debug", &format!("command {cmd} {rest:?}"));
+    // The processes we clone must not be reachable through /proc/PID/exe (sealed.rs).
+    if matches!(cmd.as_str(), "create" | "run" | "exec") && !global.rootless {
+        sealed::make_undumpable();
+    }
+    let seal = match sealed::policy() {
+        Some(p) => p && matches!(cmd.as_str(), "create" | "run" | "exec"),
+        None => cmd == "exec" && sealed::exec_needs_seal(&global.root, &rest),
+    };
+    if seal {
+        if let Err(e) = sealed::ensure_sealed() {
+            global.log.error(&e);
+            std::process::exit(1);
+        }
+    }
     let code = match commands::dispatch(&mut global, &cmd, &rest) {
         Ok(code) => code,
         Err(msg) => {

@@ -1,0 +1,215 @@
+/**
+ * bench/node-spawn.ts — starting a container from one Node process, four ways, interleaved:
+ *   addon run     Runtime.run (the addon clones the container in-process, stdout/stderr piped)
+ *   addon raw     the addon's spawn + wait directly, stdio ignored (no JS streams): the floor of (a)
+ *   husk-runtime  child_process.spawn of `husk-runtime run`, stdout/stderr piped
+ *   runc (, …)    child_process.spawn of `RT run` for every other runtime in RUNTIMES
+ * all on the same busybox `/bin/true` bundle without a network namespace (runc 1.1.5 accepts its
+ * ociVersion 1.2.0 as is). Per container: wall time (median, p10, p90) and CPU time — this
+ * process's user+sys (process.cpuUsage: every thread, the libuv pool included) plus its reaped
+ * children's (cutime+cstime from /proc/self/stat, clock ticks, so averaged over N). Ratios are to
+ * `addon run`. Exits 1 if any container fails.
+ *
+ * Run: bench/node-spawn.sh (compiles this file with the project's tsc into target/node-bench/,
+ * since Node 20 cannot run TypeScript, then runs it with node), or `husk bench node`.
+ *   N=200  WARMUP=10  WORK=/tmp/husk-node-bench  RUNTIMES="runc"  (e.g. RUNTIMES="runc crun")
+ */
+import { execFileSync, spawn as spawnChild } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadAddon } from '../ts/src/runtime/addon.js';
+import { Runtime, runtimeBinary } from '../ts/src/runtime/container.js';
+
+const TARGET_MS = 1.5;
+const repo = repoRoot(dirname(fileURLToPath(import.meta.url)));
+const N = Number(process.env.N ?? 200);
+const WARMUP = Number(process.env.WARMUP ?? 10);
+const WORK = process.env.WORK ?? '/tmp/husk-node-bench';
+const RUNTIMES = (process.env.RUNTIMES ?? 'runc').split(/\s+/).filter(Boolean);
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+interface Sample {
+  wall: number; // ms
+  self: number; // ms of this process's CPU
+  children: number; // ms of reaped children's CPU (tick resolution)
+  phases?: { spawn: number; wait: number };
+}
+
+interface Variant {
+  name: string;
+  once(id: string): Promise<{ ok: boolean; detail?: string; phases?: Sample['phases'] }>;
+}
+
+/** The checkout this file (or its compiled copy under target/) belongs to: where scripts/ is. */
+function repoRoot(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, 'scripts', 'make-bundle.sh'))) return d;
+    if (dirname(d) === d) throw new Error(`no scripts/make-bundle.sh above ${dir}`);
+  }
+}
+
+/** cutime + cstime of this process, in ms. */
+function childrenCpu(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK;
+}
+
+function selfCpu(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** `rt run --bundle b id` through child_process, stdout/stderr piped like Runtime.run. */
+function cliVariant(name: string, binary: string, root: string, bundle: string): Variant {
+  return {
+    name,
+    once: (id) =>
+      new Promise((resolve) => {
+        const child = spawnChild(binary, ['--root', root, 'run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let err = '';
+        child.stdout.resume();
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('error', (e) => resolve({ ok: false, detail: e.message }));
+        child.on('close', (code, signal) => resolve({ ok: code === 0, detail: `exit ${code ?? signal}: ${err.trim()}` }));
+      }),
+  };
+}
+
+function makeBundle(dir: string): void {
+  execFileSync(join(repo, 'scripts', 'make-bundle.sh'), [dir, '/bin/true'], {
+    env: { ...process.env, HUSK_RUNTIME: runtimeBinary() },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const file = join(dir, 'config.json');
+  const config = JSON.parse(readFileSync(file, 'utf8'));
+  config.linux.namespaces = config.linux.namespaces.filter((n: { type: string }) => n.type !== 'network');
+  writeFileSync(file, JSON.stringify(config, null, 2));
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = (sorted.length - 1) * q;
+  const lo = Math.floor(i);
+  const hi = Math.ceil(i);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (i - lo);
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / (xs.length || 1);
+const sortNum = (xs: number[]) => [...xs].sort((a, b) => a - b);
+
+async function main(): Promise<number> {
+  rmSync(WORK, { recursive: true, force: true });
+  mkdirSync(WORK, { recursive: true });
+  const bundle = join(WORK, 'true');
+  makeBundle(bundle);
+  const root = (name: string) => join(WORK, 'root', name);
+  const rt = new Runtime({ root: root('addon') });
+  const addon = loadAddon();
+
+  const variants: Variant[] = [
+    {
+      name: 'addon run',
+      async once(id) {
+        const r = await rt.run(id, bundle);
+        return { ok: r.exitCode === 0, detail: `exit ${r.exitCode}: ${r.stderr.trim()}` };
+      },
+    },
+    {
+      name: 'addon raw',
+      async once(id) {
+        const t0 = performance.now();
+        const s = await addon.spawn({ root: rt.root, id, bundle, stdio: ['ignore', 'ignore', 'ignore'] });
+        const t1 = performance.now();
+        const w = await addon.wait(rt.root, id, s.pid);
+        return { ok: w.exitCode === 0, detail: `exit ${w.exitCode}`, phases: { spawn: t1 - t0, wait: performance.now() - t1 } };
+      },
+    },
+    cliVariant('husk-runtime', runtimeBinary(), root('husk-runtime'), bundle),
+    ...RUNTIMES.map((r) => cliVariant(basename(r), r, root(basename(r)), bundle)),
+  ];
+
+  const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
+  const failures = new Map<string, string[]>(variants.map((v) => [v.name, []]));
+  const load0 = loadavg();
+  const started = performance.now();
+  let seq = 0;
+  for (let i = 0; i < WARMUP + N; i++) {
+    // Rotate the order each round so no variant always runs right after another one.
+    for (let k = 0; k < variants.length; k++) {
+      const v = variants[(i + k) % variants.length]!;
+      const id = `nb-${process.pid}-${++seq}`;
+      const c0 = childrenCpu();
+      const s0 = selfCpu();
+      const t0 = performance.now();
+      let r: Awaited<ReturnType<Variant['once']>>;
+      try {
+        r = await v.once(id);
+      } catch (e) {
+        r = { ok: false, detail: e instanceof Error ? e.message : String(e) };
+      }
+      const wall = performance.now() - t0;
+      const sample = { wall, self: selfCpu() - s0, children: childrenCpu() - c0, phases: r.phases };
+      if (!r.ok) failures.get(v.name)!.push(`${id}: ${r.detail}`);
+      else if (i >= WARMUP) samples.get(v.name)!.push(sample);
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const load1 = loadavg();
+  rmSync(join(WORK, 'root'), { recursive: true, force: true });
+
+  const base = summarize(samples.get('addon run')!);
+  const head = ['variant', 'n', 'median', 'p10', 'p90', 'cpu self', 'cpu child', 'cpu total', 'wall/addon', 'cpu/addon', 'fail'];
+  const rows = variants.map((v) => {
+    const s = summarize(samples.get(v.name)!);
+    return [
+      v.name,
+      String(s.n),
+      s.median.toFixed(2),
+      s.p10.toFixed(2),
+      s.p90.toFixed(2),
+      s.self.toFixed(2),
+      s.children.toFixed(2),
+      s.cpu.toFixed(2),
+      (s.median / base.median).toFixed(2),
+      (s.cpu / base.cpu).toFixed(2),
+      String(failures.get(v.name)!.length),
+    ];
+  });
+  console.log(`node-spawn: /bin/true without a network namespace, N=${N} (+${WARMUP} warm-up) each, interleaved, one Node ${process.version} process`);
+  console.log(`machine: ${cpus().length} cpus, linux ${release()}, load average ${load0.map((l) => l.toFixed(2)).join(' ')} before, ${load1.map((l) => l.toFixed(2)).join(' ')} after; ${seconds.toFixed(1)} s`);
+  console.log('wall and CPU in ms per container; CPU = mean of this process (all threads) + its reaped children\n');
+  printTable([head, ...rows]);
+  const phases = samples.get('addon raw')!.map((s) => s.phases!);
+  if (phases.length > 0) {
+    const sp = sortNum(phases.map((p) => p.spawn));
+    const wt = sortNum(phases.map((p) => p.wait));
+    console.log(
+      `\naddon raw phases (median / p90 ms): spawn ${quantile(sp, 0.5).toFixed(2)} / ${quantile(sp, 0.9).toFixed(2)}` +
+        ` (create: plan, cgroup, state, clone until exec), wait ${quantile(wt, 0.5).toFixed(2)} / ${quantile(wt, 0.9).toFixed(2)} (exit, reap, delete)`,
+    );
+  }
+  console.log(`target ≤ ${TARGET_MS} ms per container through the addon (addon run, median): ${base.median <= TARGET_MS ? 'met' : 'missed'} (${base.median.toFixed(2)} ms)`);
+  let failed = 0;
+  for (const [name, list] of failures) {
+    failed += list.length;
+    for (const f of list.slice(0, 5)) console.error(`FAIL ${name}: ${f}`);
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+function summarize(xs: Sample[]) {
+  const walls = sortNum(xs.map((s) => s.wall));
+  const self = mean(xs.map((s) => s.self));
+  const children = mean(xs.map((s) => s.children));
+  return { n: xs.length, median: quantile(walls, 0.5), p10: quantile(walls, 0.1), p90: quantile(walls, 0.9), self, children, cpu: self + children };
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+}
+
+process.exitCode = await main();
