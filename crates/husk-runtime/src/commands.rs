@@ -42,6 +42,8 @@ pub fn dispatch(g: &mut Global, cmd: &str, rest: &[String]) -> CmdResult {
         "ps" => ps(g, rest),
         "pause" => pause(g, rest, true),
         "resume" => pause(g, rest, false),
+        "update" => crate::update::update(g, rest),
+        "events" => crate::events::events(g, rest),
         _ => Err(format!("No help topic for '{cmd}'")),
     }
 }
@@ -74,6 +76,7 @@ fn create_options(p: &Parsed, cmd: &str, wait_for_start: bool) -> Result<CreateO
         wait_for_start,
         in_process: false,
         stdio: [-1; 3],
+        rootless: false,
     })
 }
 
@@ -89,7 +92,8 @@ fn seal_if_joining_pid_ns(bundle: &std::path::Path) -> Result<(), String> {
 
 fn create(g: &mut Global, rest: &[String]) -> CmdResult {
     let p = parse(rest, CREATE_FLAGS)?;
-    let opts = create_options(&p, "create", true)?;
+    let mut opts = create_options(&p, "create", true)?;
+    opts.rootless = g.rootless;
     seal_if_joining_pid_ns(&opts.bundle)?;
     container::create(&g.root, &opts).map_err(err)?;
     Ok(0)
@@ -108,6 +112,7 @@ fn run(g: &mut Global, rest: &[String]) -> CmdResult {
     let p = parse(rest, CREATE_FLAGS)?;
     let detach = p.is_set("detach");
     let mut opts = create_options(&p, "run", false)?;
+    opts.rootless = g.rootless;
     seal_if_joining_pid_ns(&opts.bundle)?;
     // The vfork start copies nothing and needs no sync round trips; it takes most configs.
     let spec = husk_core::spec::Spec::load(&opts.bundle).ok();

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod events;
 mod log;
 mod sealed;
 mod wait;
@@ -38,6 +39,8 @@ COMMANDS:
    ps        ps displays the processes running inside a container
    pause     pause suspends all processes inside the container
    resume    resumes all processes that have been previously paused
+   update    update container resource constraints
+   events    display container events such as OOM notifications, cpu, memory, and IO usage statistics
    features  show the enabled features
 
 GLOBAL OPTIONS:
@@ -55,6 +58,18 @@ pub struct Global {
     pub root: husk_core::state::StateRoot,
     pub log: log::Logger,
     pub rootless: bool,
+}
+
+/// /run/husk for root; an unprivileged user's own runtime dir otherwise, as runc does.
+fn default_root(unprivileged: bool) -> String {
+    if !unprivileged {
+        return husk_core::state::DEFAULT_ROOT.to_string();
+    }
+    match std::env::var("XDG_RUNTIME_DIR") {
+        Ok(dir) if !dir.is_empty() => format!("{dir}/husk"),
+        // SAFETY: getuid cannot fail.
+        _ => format!("/tmp/husk-{}", unsafe { libc::getuid() }),
+    }
 }
 
 fn split_global(argv: &[String]) -> (Vec<String>, Option<String>, Vec<String>) {
@@ -113,10 +128,17 @@ fn main() {
         logger.error("systemd cgroup driver requested, but systemd is not running on this host");
         std::process::exit(1);
     }
+    // SAFETY: geteuid cannot fail.
+    let unprivileged = unsafe { libc::geteuid() } != 0;
+    let rootless = match g.get("rootless") {
+        Some("true") => true,
+        Some("false") => false,
+        _ => unprivileged,
+    };
     let mut global = Global {
-        root: husk_core::state::StateRoot::new(g.get("root").unwrap_or(husk_core::state::DEFAULT_ROOT)),
+        root: husk_core::state::StateRoot::new(g.get("root").map(String::from).unwrap_or_else(|| default_root(unprivileged))),
         log: logger,
-        rootless: matches!(g.get("rootless"), Some("true")),
+        rootless,
     };
     global.log.log("debug", &format!("command {cmd} {rest:?}"));
     // The processes we clone must not be reachable through /proc/PID/exe (sealed.rs).

@@ -30,6 +30,8 @@ pub struct CreateOptions {
     pub in_process: bool,
     /// fds for the process's stdin/stdout/stderr (-1: inherit ours).
     pub stdio: [RawFd; 3],
+    /// Unprivileged: a container without a cgroup when cgroups cannot be made (runc --rootless).
+    pub rootless: bool,
 }
 
 impl CreateOptions {
@@ -138,11 +140,21 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     let dir = root.create_dir(&opts.id)?;
     let mut undo = Undo { root, id: &opts.id, cgroup: None, armed: true };
 
-    let cg = Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id)?;
-    cg.create()?;
-    undo.cgroup = Some(cg.clone());
-    cg.apply(&crate::cgroups::resources_for(linux))?;
-    let hierarchies = host_hierarchies(&cg);
+    let cg = match Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id).and_then(|cg| cg.create().map(|_| cg)) {
+        Ok(cg) => Some(cg),
+        // Without delegation an unprivileged user cannot make cgroups: run without, as runc does.
+        Err(_) if opts.rootless => None,
+        Err(e) => return Err(e),
+    };
+    undo.cgroup = cg.clone();
+    if let Some(cg) = &cg {
+        if let Err(e) = cg.apply(&crate::cgroups::resources_for(linux)) {
+            if !opts.rootless {
+                return Err(e);
+            }
+        }
+    }
+    let hierarchies = cg.as_ref().map(host_hierarchies).unwrap_or_default();
 
     let fifo = if opts.wait_for_start && !opts.in_process {
         let path = dir.join(EXEC_FIFO);
@@ -174,8 +186,8 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     })?;
 
     plan.stdio = opts.stdio;
-    if opts.in_process {
-        plan.self_cgroup_procs = cgroup_procs_files(&cg)?;
+    if let Some(cg) = cg.as_ref().filter(|_| opts.in_process) {
+        plan.self_cgroup_procs = cgroup_procs_files(cg)?;
     }
     let mut cs = ContainerState {
         id: opts.id.clone(),
@@ -185,9 +197,9 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         rootfs: rootfs.display().to_string(),
         created: state::rfc3339_now(),
         annotations: spec.annotations.clone(),
-        cgroup: Some(cg.clone()),
+        cgroup: cg.clone(),
         config: spec.clone(),
-        rootless: false,
+        rootless: opts.rootless,
     };
     let new_time = linux.namespace("time").filter(|n| n.path.is_none()).map(|_| &linux.time_offsets);
     let so = SpawnOptions {
@@ -223,7 +235,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     } else {
         spawn_init(
         &so,
-        &mut |pid| cg.add_pid(pid),
+        &mut |pid| cg.as_ref().map(|c| c.add_pid(pid)).unwrap_or(Ok(())),
         &child_states,
         &mut |pid| {
             let st = state_for(pid);

@@ -2,19 +2,23 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod kill;
 mod list;
 mod start;
 mod state;
+mod update;
 
 pub use create::{create, in_process_supported, CreateOptions};
 pub use delete::delete;
+pub use events::{stats, watch, Event, EventKind};
 pub use exec::{exec, ExecOptions};
 pub use kill::{kill, parse_signal};
 pub use list::list;
 pub use start::{poststart, start};
 pub use state::state;
+pub use update::{merge_resources, update, KERNEL_MEMORY_IGNORED};
 
 use crate::error::{Error, Result};
 use crate::state::{ContainerState, Status, StateRoot};

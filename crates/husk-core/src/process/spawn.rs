@@ -96,10 +96,38 @@ impl Drop for ChildNsSwitch {
     }
 }
 
+/// Writes a child's uid_map or gid_map. Root writes any mapping; an unprivileged caller may map
+/// only its own id (after denying setgroups, for gid_map), and goes through the setuid
+/// newuidmap/newgidmap helpers (package uidmap, /etc/subuid) for anything more.
 fn write_id_map(pid: i32, file: &str, maps: &[IdMapping]) -> Result<()> {
     let text: String = maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect();
     let path = format!("/proc/{pid}/{file}");
-    std::fs::write(&path, text).map_err(|e| Error::io("write id mapping", path, e))
+    // SAFETY: geteuid/getegid cannot fail.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if euid == 0 {
+        return std::fs::write(&path, text).map_err(|e| Error::io("write id mapping", path, e));
+    }
+    let own = if file == "uid_map" { euid } else { egid };
+    if let [m] = maps {
+        if m.host_id == own && m.size == 1 {
+            if file == "gid_map" {
+                let sg = format!("/proc/{pid}/setgroups");
+                std::fs::write(&sg, "deny").map_err(|e| Error::io("deny setgroups", sg, e))?;
+            }
+            return std::fs::write(&path, text).map_err(|e| Error::io("write id mapping", path, e));
+        }
+    }
+    let helper = if file == "uid_map" { "newuidmap" } else { "newgidmap" };
+    let mut cmd = std::process::Command::new(helper);
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([m.container_id.to_string(), m.host_id.to_string(), m.size.to_string()]);
+    }
+    let out = cmd.output().map_err(|e| Error::io("run id mapping helper", helper, e))?;
+    if !out.status.success() {
+        return Err(Error::Other(format!("{helper} {pid}: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    Ok(())
 }
 
 /// One 16-byte record from the child, with the fd it carries (the seccomp listener), if any.
