@@ -5,6 +5,7 @@ mod commands;
 mod events;
 mod log;
 mod sealed;
+mod update;
 mod wait;
 
 use args::{flag, opt, FlagSpec};
