@@ -7,6 +7,7 @@
 //! - when the container may hold CAP_SYS_PTRACE there (no user namespace, and no capability list
 //!   or one that bounds CAP_SYS_PTRACE), husk-runtime first re-executes itself from a sealed memfd
 //!   copy (≈2 ms), so the link names a file nobody can write.
+//!
 //! `HUSK_CLONED_BINARY=never|always` turns the memfd copy off or on for every command (benchmarks).
 
 use std::ffi::CString;
