@@ -56,9 +56,11 @@ for rt, step, wall, cpu, rss, rc in rows:
 rts = list(dict.fromkeys(r[0] for r in rows)); steps = list(dict.fromkeys(r[1] for r in rows))
 print(f"{'runtime':14}{'step':8}{'n':>4}{'wall ms':>9}{'cpu ms':>8}{'rss KB':>8}{'fail':>5}{'cpu/crun':>9}")
 for step in steps:
-    base = st.median(x[1] for x in d[('crun', step)]) if ('crun', step) in d else None
+    base = st.median(x[1] for x in d[('crun', step)]) if d.get(('crun', step)) else None
     for rt in rts:
-        v = d[(rt, step)]
+        v = d.get((rt, step))
+        if not v:
+            continue
         cpu = st.median(x[1] for x in v)
         ratio = f"{cpu / base:.2f}" if base else "-"
         print(f"{rt:14}{step:8}{len(v):4}{st.median(x[0] for x in v):9.2f}{cpu:8.2f}{max(x[2] for x in v):8}{sum(1 for x in v if x[3]):5}{ratio:>9}")

@@ -114,14 +114,15 @@ impl StateRoot {
         serde_json::from_slice(&data).map_err(|e| Error::Other(format!("{}: corrupt state: {e}", file.display())))
     }
 
-    /// Writes state.json atomically: temp file, fsync, rename.
+    /// Writes state.json atomically: temp file, rename. No fsync: runtime state lives on tmpfs
+    /// (/run) and means nothing after a reboot, and a sync costs more than the whole `start`.
     pub fn save(&self, st: &ContainerState) -> Result<()> {
         let dir = self.dir(&st.id);
         let tmp = dir.join(".state.json.tmp");
         let file = dir.join(STATE_FILE);
         let data = serde_json::to_vec(st).map_err(|e| Error::Other(format!("encode state: {e}")))?;
         let mut f = fs::File::create(&tmp).map_err(|e| Error::io("write state", tmp.display().to_string(), e))?;
-        f.write_all(&data).and_then(|_| f.sync_all())
+        f.write_all(&data)
             .map_err(|e| Error::io("write state", tmp.display().to_string(), e))?;
         fs::rename(&tmp, &file).map_err(|e| Error::io("rename state", file.display().to_string(), e))
     }
