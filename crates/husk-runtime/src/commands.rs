@@ -77,6 +77,7 @@ fn create_options(p: &Parsed, cmd: &str, wait_for_start: bool) -> Result<CreateO
         in_process: false,
         stdio: [-1; 3],
         rootless: false,
+        no_new_keyring: p.is_set("no-new-keyring"),
     })
 }
 

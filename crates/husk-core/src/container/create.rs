@@ -30,6 +30,8 @@ pub struct CreateOptions {
     pub in_process: bool,
     /// fds for the process's stdin/stdout/stderr (-1: inherit ours).
     pub stdio: [RawFd; 3],
+    /// Keep the caller's session keyring instead of a new one named after the container.
+    pub no_new_keyring: bool,
     /// Unprivileged: a container without a cgroup when cgroups cannot be made (runc --rootless).
     pub rootless: bool,
 }
@@ -186,6 +188,9 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     })?;
 
     plan.stdio = opts.stdio;
+    if !opts.no_new_keyring {
+        plan.session_keyring = Some(cstring(&opts.id)?);
+    }
     if let Some(cg) = cg.as_ref().filter(|_| opts.in_process) {
         plan.self_cgroup_procs = cgroup_procs_files(cg)?;
     }

@@ -141,6 +141,12 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
         if plan.unshare_cgroupns {
             check(libc::unshare(libc::CLONE_NEWCGROUP), Step::UnshareCgroup, 0)?;
         }
+        if let Some(name) = &plan.session_keyring {
+            // A fresh session keyring keeps the host's keys out of the container, as runc does;
+            // kernels or namespaces without keyrings are not an error.
+            const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+            libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr());
+        }
         if let Some(h) = &plan.hostname {
             check(libc::sethostname(h.as_ptr(), h.as_bytes().len()), Step::Hostname, 0)?;
         }

@@ -112,6 +112,8 @@ pub struct InitPlan {
     pub self_cgroup_procs: Vec<CString>,
     pub sysctl_names: Vec<String>,
     pub seccomp: Option<SeccompPlan>,
+    /// The session keyring the init joins (named after the container), unless --no-new-keyring.
+    pub session_keyring: Option<CString>,
     pub personality: Option<u64>,
     pub io_priority: Option<i32>,
     pub scheduler: Option<SchedAttr>,
@@ -210,6 +212,7 @@ impl InitPlan {
             self_cgroup_procs: Vec::new(),
             sysctl_names: Vec::new(),
             seccomp: None,
+            session_keyring: None,
             personality: None,
             io_priority: process.io_priority.as_ref().map(ioprio::value).transpose()?,
             scheduler: process.scheduler.as_ref().map(scheduler::attr).transpose()?,
