@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { ErrorCode, ExitCode, HuskError, exitCodeFor } from '../errors.js';
 import { cliVersion, printError, withGlobalOptions } from './base.js';
+import { benchCommand } from './commands/bench.js';
 import { imagesCommand } from './commands/images.js';
 import { infoCommand } from './commands/info.js';
 import { loginCommand } from './commands/login.js';
@@ -29,6 +30,7 @@ export async function runCli(args: readonly string[]): Promise<number> {
     .command(logoutCommand)
     .command(specCommand)
     .command(infoCommand)
+    .command(benchCommand)
     .command(versionCommand)
     .demandCommand(1, 'missing command')
     .strict()

@@ -39,6 +39,19 @@ fn recv_into(fd: c_int, buf: &mut [u8]) -> isize {
     }
 }
 
+// glibc's set*id wrappers signal every thread of the process so all share the ids; in a
+// CLONE_VM child those are Node's threads, and a lock taken then could stay held. The raw
+// syscalls change this task only, which is all a fresh child is.
+fn raw_setresgid(gid: u32) -> c_int {
+    // SAFETY: a raw syscall with integer arguments.
+    unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) as c_int }
+}
+
+fn raw_setresuid(uid: u32) -> c_int {
+    // SAFETY: a raw syscall with integer arguments.
+    unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) as c_int }
+}
+
 fn split_states(buf: &[u8]) -> (&[u8], &[u8]) {
     match buf.iter().position(|&b| b == 0) {
         Some(i) => (&buf[..i], &buf[i + 1..]),
@@ -131,8 +144,8 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
         if fds.sync >= 0 && plan.clone_flags & libc::CLONE_NEWUSER != 0 {
             // Become the namespace's root now that the maps exist, so files we create are owned
             // by a mapped id (else EOVERFLOW).
-            check(libc::setresgid(0, 0, 0), Step::SetGid, 1)?;
-            check(libc::setresuid(0, 0, 0), Step::SetUid, 1)?;
+            check(raw_setresgid(0), Step::SetGid, 1)?;
+            check(raw_setresuid(0), Step::SetUid, 1)?;
         }
 
         for (i, (fd, flag)) in plan.join.iter().enumerate() {
@@ -213,13 +226,13 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             caps::apply_bounding(c, plan.last_cap).map_err(|e| Fail::new(Step::Capabilities, 0, e))?;
             check(libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0), Step::Capabilities, 1)?;
         }
-        let r = libc::setgroups(plan.additional_gids.len(), plan.additional_gids.as_ptr());
+        let r = libc::syscall(libc::SYS_setgroups, plan.additional_gids.len(), plan.additional_gids.as_ptr()) as c_int;
         // In a user namespace with setgroups denied, an empty list is all we wanted anyway.
         if r != 0 && !(plan.additional_gids.is_empty() && errno() == libc::EPERM) {
             return Err(Fail::last(Step::SetGroups, 0));
         }
-        check(libc::setresgid(plan.gid, plan.gid, plan.gid), Step::SetGid, 0)?;
-        check(libc::setresuid(plan.uid, plan.uid, plan.uid), Step::SetUid, 0)?;
+        check(raw_setresgid(plan.gid), Step::SetGid, 0)?;
+        check(raw_setresuid(plan.uid), Step::SetUid, 0)?;
         if let Some(c) = &plan.caps {
             check(libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0), Step::Capabilities, 2)?;
             caps::apply_sets(c, plan.last_cap).map_err(|e| Fail::new(Step::Capabilities, 3, e))?;
