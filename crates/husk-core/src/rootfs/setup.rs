@@ -170,6 +170,10 @@ fn do_mount(rootfd: c_int, m: &MountStep, userns: bool) -> Result<(), (Step, i32
     r.map_err(|e| (Step::Mount, e))?;
     if m.kind == MountKind::CgroupV1 {
         let dirfd = open_in_root(rootfd, &m.dest, libc::O_PATH | libc::O_DIRECTORY).map_err(|e| (Step::Mount, e))?;
+        // One recursive mount_setattr gives the tmpfs and every bind below it the cgroup mount's
+        // flags, instead of a remount per hierarchy; older kernels take the remount path.
+        let attr = mount_attr_of(m.flags);
+        let mut batched = part_binds_only(m) && attr.is_some();
         for part in &m.cgroup_parts {
             // SAFETY: mkdirat relative to the tmpfs just mounted.
             unsafe { libc::mkdirat(dirfd, part.name.as_ptr(), 0o755) };
@@ -181,7 +185,7 @@ fn do_mount(rootfd: c_int, m: &MountStep, userns: bool) -> Result<(), (Step, i32
             }
             let mut r = mount_on_fd(part.source.as_ptr(), pfd, nul_or(&part.fstype), part.flags, nul_or(&part.data));
             close(pfd);
-            if r.is_ok() && part.bind {
+            if r.is_ok() && part.bind && !batched {
                 // SAFETY: as above; re-resolve so the remount hits the new mount.
                 let nfd = unsafe { libc::openat(dirfd, part.name.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
                 r = mount_on_fd(ptr::null(), nfd, ptr::null(), part.remount_flags | locked_flags(nfd), ptr::null());
@@ -193,7 +197,25 @@ fn do_mount(rootfd: c_int, m: &MountStep, userns: bool) -> Result<(), (Step, i32
             }
         }
         close(dirfd);
-        if m.flags & libc::MS_RDONLY != 0 {
+        if batched {
+            let fd = open_in_root(rootfd, &m.dest, libc::O_PATH | libc::O_DIRECTORY).map_err(|e| (Step::RemountBind, e))?;
+            let r = mount_setattr_recursive(fd, attr.unwrap_or_default());
+            close(fd);
+            match r {
+                Ok(()) => {}
+                Err(libc::ENOSYS) => batched = false,
+                Err(e) => return Err((Step::RemountBind, e)),
+            }
+            if !batched {
+                // No mount_setattr: give each bind its flags the old way.
+                for part in &m.cgroup_parts {
+                    let mut sub = CPathBuf::new();
+                    sub.push_bytes(m.dest.to_bytes()).push_bytes(b"/").push_bytes(part.name.to_bytes());
+                    remount(rootfd, sub.as_cstr(), part.remount_flags).map_err(|e| (Step::RemountBind, e))?;
+                }
+            }
+        }
+        if !batched && m.flags & libc::MS_RDONLY != 0 {
             remount(rootfd, &m.dest, libc::MS_REMOUNT | libc::MS_RDONLY | (m.flags & !libc::MS_RDONLY)).map_err(|e| (Step::RemountBind, e))?;
         }
     }
@@ -207,6 +229,44 @@ fn do_mount(rootfd: c_int, m: &MountStep, userns: bool) -> Result<(), (Step, i32
         r.map_err(|e| (Step::MountPropagation, e))?;
     }
     Ok(())
+}
+
+fn part_binds_only(m: &MountStep) -> bool {
+    m.cgroup_parts.iter().all(|p| p.bind)
+}
+
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+pub struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// The mount_setattr(2) form of MS_* flags; None when there is nothing to set.
+fn mount_attr_of(flags: c_ulong) -> Option<MountAttr> {
+    let mut a = MountAttr::default();
+    for (ms, attr) in [(libc::MS_RDONLY, 0x1u64), (libc::MS_NOSUID, 0x2), (libc::MS_NODEV, 0x4), (libc::MS_NOEXEC, 0x8), (libc::MS_NODIRATIME, 0x80)] {
+        if flags & ms != 0 {
+            a.attr_set |= attr;
+        }
+    }
+    let atime = if flags & libc::MS_NOATIME != 0 { Some(0x10) } else if flags & libc::MS_STRICTATIME != 0 { Some(0x20) } else if flags & libc::MS_RELATIME != 0 { Some(0) } else { None };
+    if let Some(t) = atime {
+        a.attr_clr |= 0x70; // MOUNT_ATTR__ATIME: the atime bits are one field
+        a.attr_set |= t;
+    }
+    (a.attr_set != 0 || a.attr_clr != 0).then_some(a)
+}
+
+fn mount_setattr_recursive(fd: c_int, attr: MountAttr) -> Result<(), i32> {
+    const SYS_MOUNT_SETATTR: libc::c_long = 442;
+    // SAFETY: raw mount_setattr on an fd we own, with a kernel-layout struct.
+    let r = unsafe {
+        libc::syscall(SYS_MOUNT_SETATTR, fd, c"".as_ptr(), libc::AT_EMPTY_PATH | 0x8000 /* AT_RECURSIVE */, &attr as *const MountAttr, std::mem::size_of::<MountAttr>())
+    };
+    if r == 0 { Ok(()) } else { Err(errno()) }
 }
 
 fn create_devices(plan: &RootfsPlan, rootfd: c_int) -> ChildResult {
