@@ -68,6 +68,37 @@ pub struct ChildFds {
     pub fail_slot: *mut Option<Fail>,
 }
 
+pub const MSG_INIT_PID: u32 = 5;
+
+/// The first stage when a user namespace is joined by path: join it, create the other
+/// namespaces inside it, clone the init as our parent's child (CLONE_PARENT), tell the parent
+/// its pid, and leave. The init then runs `init_main` as usual.
+pub fn stage1_main(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8], user_fd: c_int) -> ! {
+    // SAFETY: raw syscalls only; the init clone is fork-like (no CLONE_VM).
+    unsafe {
+        set_all_signals(libc::SIG_DFL, true);
+        if libc::setns(user_fd, libc::CLONE_NEWUSER) != 0 {
+            send_msg(fds.sync, MSG_FAIL, Step::Setns as u32, 99, errno());
+            libc::_exit(1);
+        }
+        // Namespaces that act on children (pid) are unshared here too; the init is that child.
+        if libc::unshare(plan.clone_flags & !libc::CLONE_NEWUSER) != 0 {
+            send_msg(fds.sync, MSG_FAIL, Step::Setns as u32, 98, errno());
+            libc::_exit(1);
+        }
+        let pid = libc::syscall(libc::SYS_clone, (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong, 0, 0, 0, 0) as i32;
+        if pid == 0 {
+            init_main(plan, fds, state_buf);
+        }
+        if pid < 0 {
+            send_msg(fds.sync, MSG_FAIL, Step::Setns as u32, 97, errno());
+            libc::_exit(1);
+        }
+        send_msg(fds.sync, MSG_INIT_PID, 0, pid as u32, 0);
+        libc::_exit(0)
+    }
+}
+
 pub fn init_main(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ! {
     let r = run(plan, fds, state_buf);
     if let Err(f) = r {
@@ -141,7 +172,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
         };
         // The parent sends the hooks' state as "creating" and "created" documents, NUL-separated.
         let (creating_state, created_state) = split_states(&state_buf[..state_len]);
-        if fds.sync >= 0 && plan.clone_flags & libc::CLONE_NEWUSER != 0 {
+        if fds.sync >= 0 && plan.userns {
             // Become the namespace's root now that the maps exist, so files we create are owned
             // by a mapped id (else EOVERFLOW).
             check(raw_setresgid(0), Step::SetGid, 1)?;

@@ -78,6 +78,8 @@ pub struct InitPlan {
     /// (fd, nstype) pairs the child setns(2)es into, in order.
     pub join: Vec<(RawFd, libc::c_int)>,
     pub userns: bool,
+    /// A user namespace to join by path: the clone goes through a first stage (see spawn.rs).
+    pub join_user: Option<RawFd>,
     pub rootfs: Option<RootfsPlan>,
     pub hostname: Option<CString>,
     pub domainname: Option<CString>,
@@ -181,6 +183,7 @@ impl InitPlan {
             unshare_cgroupns: false,
             join: Vec::new(),
             userns: false,
+            join_user: None,
             rootfs: None,
             hostname: None,
             domainname: None,
@@ -230,9 +233,9 @@ impl InitPlan {
             let flag = ns_flag(&ns.typ);
             let field = format!("linux.namespaces[{i}].path");
             match &ns.path {
-                Some(_) if ns.typ == "user" => {
-                    return Err(Error::spec(field, "joining an existing user namespace is not supported yet"));
-                }
+                // Joined first by a short-lived stage that then creates the other namespaces
+                // inside it, so they are owned by that user namespace (spawn.rs).
+                Some(p) if ns.typ == "user" => plan.join_user = Some(open_ns_fd(p, &field)?),
                 // pid and time paths are joined by the parent before the clone (they act on children).
                 Some(_) if ns.typ == "pid" || ns.typ == "time" => {}
                 Some(p) => plan.join.push((open_ns_fd(p, &field)?, flag)),
@@ -319,7 +322,7 @@ pub fn ns_proc_name(typ: &str) -> &'static str {
 
 impl Drop for InitPlan {
     fn drop(&mut self) {
-        for (fd, _) in &self.join {
+        for fd in self.join_user.iter().chain(self.join.iter().map(|(fd, _)| fd)) {
             // SAFETY: the plan owns the namespace fds it opened.
             unsafe { libc::close(*fd) };
         }

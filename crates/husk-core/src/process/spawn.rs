@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::fail::Step;
-use super::init::{self, ChildFds, MSG_FAIL, MSG_HOOKS, MSG_READY, MSG_SECCOMP};
+use super::init::{self, ChildFds, MSG_FAIL, MSG_HOOKS, MSG_INIT_PID, MSG_READY, MSG_SECCOMP};
 use crate::security::seccomp::{recv_fd, send_listener_state};
 use super::InitPlan;
 use crate::error::{Error, Result};
@@ -267,9 +267,13 @@ pub fn spawn_init(
     let mask = BlockedSignals::new();
     // SAFETY: fork-like clone (no CLONE_VM): the child runs on a copy of this stack and only
     // calls init_main, which never returns.
-    let pid = unsafe { libc::syscall(libc::SYS_clone, (plan.clone_flags | libc::SIGCHLD) as libc::c_ulong, 0, 0, 0, 0) } as i32;
+    let flags = if plan.join_user.is_some() { 0 } else { plan.clone_flags };
+    let mut pid = unsafe { libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0, 0, 0, 0) } as i32;
     if pid == 0 {
-        init::init_main(plan, &fds, &mut state_buf);
+        match plan.join_user {
+            Some(user_fd) => init::stage1_main(plan, &fds, &mut state_buf, user_fd),
+            None => init::init_main(plan, &fds, &mut state_buf),
+        }
     }
     drop(mask);
     drop(switch);
@@ -278,6 +282,18 @@ pub fn spawn_init(
     }
     drop(child_sock);
     let sock = parent_sock.as_raw_fd();
+    if plan.join_user.is_some() {
+        // The first stage reports the init's pid (a child of ours, by CLONE_PARENT) and exits.
+        let stage1 = pid;
+        let reply = recv_msg(sock);
+        // SAFETY: reap the first stage, our own child.
+        unsafe { libc::waitpid(stage1, std::ptr::null_mut(), 0) };
+        match reply {
+            Some(([MSG_INIT_PID, _, init_pid, _], _)) => pid = init_pid as i32,
+            Some(([MSG_FAIL, step, index, err], _)) => return Err(Error::Child(describe_failure(plan, step, index, err as i32))),
+            _ => return Err(Error::Child("joining the user namespace failed".into())),
+        }
+    }
     let result = (|| -> Result<()> {
         if plan.clone_flags & libc::CLONE_NEWUSER != 0 {
             write_id_map(pid, "uid_map", o.uid_mappings)?;
@@ -355,6 +371,8 @@ fn describe_failure(plan: &InitPlan, step: u32, index: u32, err: i32) -> String 
         Some(Step::Chdir) => format!("chdir to cwd ({:?}) set in config.json failed: {e}", plan.cwd.to_string_lossy()),
         Some(Step::FindExecutable) => format!("exec: {:?}: executable file not found in $PATH or not executable: {e}", plan.argv0_display),
         Some(Step::CreateContainerHook) => format!("error running createContainer hook #{i}: {}", crate::hooks::describe_raw_failure(err)),
+        Some(Step::Setns) if i == 99 => format!("error joining the user namespace given by path: {e}"),
+        Some(Step::Setns) if i >= 97 => format!("error creating namespaces inside the joined user namespace: {e}"),
         Some(Step::Setns) => format!("error joining namespace #{i}: {e}"),
         Some(Step::Rlimit) => format!("error setting rlimit #{i}: {e}"),
         Some(Step::Seccomp) => format!("error loading seccomp filter (step {i}): {e}"),
