@@ -64,6 +64,8 @@ pub struct RawHook {
     _env: Vec<CString>,
     argv: Vec<*const libc::c_char>,
     envp: Vec<*const libc::c_char>,
+    /// `["husk-exec", path, args...]` for the exec trampoline (process/trampoline.rs).
+    trampoline_argv: Vec<*const libc::c_char>,
     pub timeout_ms: i32,
 }
 
@@ -71,10 +73,13 @@ impl RawHook {
     pub fn new(h: &Hook) -> Result<RawHook> {
         let args: Vec<CString> = if h.args.is_empty() { vec![cstring(&h.path)?] } else { h.args.iter().map(cstring).collect::<Result<_>>()? };
         let env: Vec<CString> = h.env.iter().map(cstring).collect::<Result<_>>()?;
-        let argv = args.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        let argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
         let envp = env.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        let path = cstring(&h.path)?;
+        let trampoline_argv = [c"husk-exec".as_ptr(), path.as_ptr()].into_iter().chain(argv.iter().copied()).collect();
         Ok(RawHook {
-            path: cstring(&h.path)?,
+            path,
+            trampoline_argv,
             _args: args,
             _env: env,
             argv,
@@ -83,8 +88,9 @@ impl RawHook {
         })
     }
 
-    /// Fork, exec, feed the state, wait (raw syscalls only). Err: errno, or 1000+status / 2000+signal.
-    pub fn run_raw(&self, state: &[u8]) -> std::result::Result<(), i32> {
+    /// Fork, exec (through the trampoline fd when >= 0), feed the state, wait (raw syscalls
+    /// only). Err: errno, or 1000+status / 2000+signal.
+    pub fn run_raw(&self, state: &[u8], trampoline: i32) -> std::result::Result<(), i32> {
         let mut fds = [0i32; 2];
         // SAFETY: raw syscalls over memory prepared before the clone; the forked child only
         // dup2s and execs.
@@ -98,6 +104,9 @@ impl RawHook {
             }
             if pid == 0 {
                 libc::dup2(fds[0], 0);
+                if trampoline >= 0 {
+                    libc::syscall(libc::SYS_execveat, trampoline, c"".as_ptr(), self.trampoline_argv.as_ptr(), self.envp.as_ptr(), libc::AT_EMPTY_PATH);
+                }
                 libc::execve(self.path.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr());
                 libc::_exit(127);
             }

@@ -104,15 +104,24 @@ pub fn spawn(args: &Args) -> Result<Job, JsError> {
 }
 
 /// `wait(root, id, pid): Promise<{exitCode, signal}>` — waits for a process this addon spawned
-/// (only our own pid), then deletes the container.
+/// (only our own pid), then deletes the container. An `Export::Thread`: it blocks for the
+/// container's whole life, so it gets its own thread instead of one of libuv's pool threads.
+/// Like a live `child_process`, a pending wait keeps Node running until the container exits.
 pub fn wait(args: &Args) -> Result<Job, JsError> {
     let root = StateRoot::new(args.string(0, "root")?);
     let id = args.string(1, "id")?;
-    let pid = args.number(2, "pid")? as i32;
+    let pid = args.number(2, "pid")?;
+    // Only one positive pid: 0, -1 or NaN (`as i32` makes that 0) would reap any child of Node,
+    // child_process's included.
+    if pid.fract() != 0.0 || !(1.0..=f64::from(i32::MAX)).contains(&pid) {
+        let msg = format!("argument pid: {pid} is not a process id");
+        return Err(Error::InvalidArgument(msg).into());
+    }
+    let pid = pid as i32;
     Ok(job(move || {
         let mut status = 0;
         loop {
-            // SAFETY: waitpid on a pid this addon cloned.
+            // SAFETY: waitpid on the one pid this addon cloned (pid > 0, never -1 or 0).
             let r = unsafe { libc::waitpid(pid, &mut status, 0) };
             if r == pid {
                 break;

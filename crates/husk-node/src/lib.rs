@@ -13,13 +13,14 @@ use env::{Args, Env, JsError, JsValue};
 use export::{job, Export, Job};
 
 /// Everything the addon exports, one line each. `Sync` functions return a value on the JS thread;
-/// `Promise` functions read their arguments, then return a job for the thread pool.
+/// `Promise` functions read their arguments, then return a job for the thread pool; `Thread`
+/// functions do the same for a job that gets a thread of its own (it blocks for long).
 static EXPORTS: &[Export] = &[
     Export::Sync(c"version", version),
     Export::Promise(c"features", features),
     Export::Promise(c"unpackLayer", image::unpack_layer),
     Export::Promise(c"spawn", container::spawn),
-    Export::Promise(c"wait", container::wait),
+    Export::Thread(c"wait", container::wait),
     Export::Promise(c"start", container::start),
     Export::Promise(c"state", container::state),
     Export::Promise(c"list", container::list),

@@ -21,6 +21,7 @@ opaque_handles! {
     napi_callback_info => napi_callback_info__,
     napi_deferred => napi_deferred__,
     napi_async_work => napi_async_work__,
+    napi_threadsafe_function => napi_threadsafe_function__,
 }
 
 // C enum values, upper-cased for Rust patterns (a Rust enum would be UB for unknown values).
@@ -28,6 +29,13 @@ pub type napi_status = i32;
 pub const NAPI_OK: napi_status = 0;
 pub const NAPI_PENDING_EXCEPTION: napi_status = 10;
 pub const NAPI_CANCELLED: napi_status = 11;
+pub const NAPI_CLOSING: napi_status = 16;
+
+pub type napi_threadsafe_function_call_mode = i32;
+pub const NAPI_TSFN_NONBLOCKING: napi_threadsafe_function_call_mode = 0;
+
+pub type napi_threadsafe_function_release_mode = i32;
+pub const NAPI_TSFN_RELEASE: napi_threadsafe_function_release_mode = 0;
 
 pub type napi_valuetype = i32;
 pub const NAPI_UNDEFINED: napi_valuetype = 0;
@@ -45,6 +53,11 @@ pub type napi_callback = Option<unsafe extern "C" fn(napi_env, napi_callback_inf
 pub type napi_async_execute_callback = Option<unsafe extern "C" fn(napi_env, *mut c_void)>;
 pub type napi_async_complete_callback =
     Option<unsafe extern "C" fn(napi_env, napi_status, *mut c_void)>;
+pub type napi_finalize = Option<unsafe extern "C" fn(napi_env, *mut c_void, *mut c_void)>;
+/// `(env, js_callback, context, data)`; env and js_callback are NULL when the function is being
+/// torn down with `data` still queued, so that only `data` is freed.
+pub type napi_threadsafe_function_call_js =
+    Option<unsafe extern "C" fn(napi_env, napi_value, *mut c_void, *mut c_void)>;
 
 extern "C" {
     pub fn napi_get_cb_info(
@@ -146,4 +159,28 @@ extern "C" {
     ) -> napi_status;
     pub fn napi_queue_async_work(env: napi_env, work: napi_async_work) -> napi_status;
     pub fn napi_delete_async_work(env: napi_env, work: napi_async_work) -> napi_status;
+
+    pub fn napi_create_threadsafe_function(
+        env: napi_env,
+        func: napi_value,
+        async_resource: napi_value,
+        async_resource_name: napi_value,
+        max_queue_size: usize,
+        initial_thread_count: usize,
+        thread_finalize_data: *mut c_void,
+        thread_finalize_cb: napi_finalize,
+        context: *mut c_void,
+        call_js_cb: napi_threadsafe_function_call_js,
+        result: *mut napi_threadsafe_function,
+    ) -> napi_status;
+    // These two may be called from any thread.
+    pub fn napi_call_threadsafe_function(
+        func: napi_threadsafe_function,
+        data: *mut c_void,
+        is_blocking: napi_threadsafe_function_call_mode,
+    ) -> napi_status;
+    pub fn napi_release_threadsafe_function(
+        func: napi_threadsafe_function,
+        mode: napi_threadsafe_function_release_mode,
+    ) -> napi_status;
 }

@@ -188,6 +188,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     })?;
 
     plan.stdio = opts.stdio;
+    plan.use_trampoline()?;
     if !opts.no_new_keyring {
         plan.session_keyring = Some(cstring(&opts.id)?);
     }

@@ -34,7 +34,8 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         return Err(Error::InvalidArgument("exec args cannot be empty".into()));
     }
     let console = console_stream(p.terminal, opts.console_socket.as_deref(), opts.console_fd)?;
-    let plan = InitPlan::build_exec(p, &st.config, st.pid, opts.preserve_fds, Some(&root.path.join(super::create::SECCOMP_CACHE)))?;
+    let mut plan = InitPlan::build_exec(p, &st.config, st.pid, opts.preserve_fds, Some(&root.path.join(super::create::SECCOMP_CACHE)))?;
+    plan.use_trampoline()?;
     let linux = st.config.linux();
     let pid_ns = linux.namespace("pid").map(|_| format!("/proc/{}/ns/pid", st.pid));
     let time_ns = linux.namespace("time").map(|_| format!("/proc/{}/ns/time", st.pid));

@@ -52,6 +52,11 @@ fn raw_setresuid(uid: u32) -> c_int {
     unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) as c_int }
 }
 
+fn trampoline_fd(plan: &InitPlan) -> c_int {
+    use std::os::fd::AsRawFd;
+    plan.trampoline.as_ref().map(|t| t.as_raw_fd()).unwrap_or(-1)
+}
+
 fn split_states(buf: &[u8]) -> (&[u8], &[u8]) {
     match buf.iter().position(|&b| b == 0) {
         Some(i) => (&buf[..i], &buf[i + 1..]),
@@ -209,7 +214,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
                 }
             }
             for (i, h) in plan.create_container_hooks.iter().enumerate() {
-                h.run_raw(creating_state).map_err(|e| Fail::new(Step::CreateContainerHook, i, e))?;
+                h.run_raw(creating_state, trampoline_fd(plan)).map_err(|e| Fail::new(Step::CreateContainerHook, i, e))?;
             }
             rootfs::finish_rootfs(rp)?;
         }
@@ -281,8 +286,10 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
         }
 
         let mut exe: Option<&std::ffi::CStr> = None;
+        let mut exe_index = 0;
         let mut last_err = libc::ENOENT;
-        for c in &plan.exec_candidates {
+        for (ci, c) in plan.exec_candidates.iter().enumerate() {
+            exe_index = ci;
             let mut st: libc::stat = std::mem::zeroed();
             if libc::stat(c.as_ptr(), &mut st) == 0 {
                 if st.st_mode & libc::S_IFMT == libc::S_IFREG && libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) == 0 {
@@ -313,7 +320,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             }
         }
         for (i, h) in plan.start_container_hooks.iter().enumerate() {
-            if let Err(e) = h.run_raw(created_state) {
+            if let Err(e) = h.run_raw(created_state, trampoline_fd(plan)) {
                 let mut msg = CPathBuf::new();
                 msg.push_bytes(b"husk-runtime: startContainer hook failed: index ").push_num(i as u64).push_bytes(b" code ").push_num(e as u64).push_bytes(b"\n");
                 write_all_raw(2, msg.as_cstr().to_bytes());
@@ -322,7 +329,15 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
         }
         reset_signals();
         libc::syscall(libc::SYS_close_range, 3 + plan.preserve_fds as u32, u32::MAX, 4 /* CLOSE_RANGE_CLOEXEC */);
-        libc::execve(exe.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
+        match (&plan.trampoline, plan.trampoline_argvs.get(exe_index)) {
+            (Some(t), Some(argv)) => {
+                use std::os::fd::AsRawFd;
+                libc::syscall(libc::SYS_execveat, t.as_raw_fd(), c"".as_ptr(), argv.as_ptr(), plan.envp.as_ptr(), libc::AT_EMPTY_PATH);
+            }
+            _ => {
+                libc::execve(exe.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
+            }
+        }
         let e = errno();
         let mut msg = CPathBuf::new();
         msg.push_bytes(b"husk-runtime: exec ").push_bytes(exe.to_bytes()).push_bytes(b": errno ").push_num(e as u64).push_bytes(b"\n");

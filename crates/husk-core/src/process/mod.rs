@@ -3,6 +3,7 @@
 
 pub mod caps;
 pub mod fail;
+pub mod trampoline;
 mod init;
 mod spawn;
 
@@ -100,6 +101,10 @@ pub struct InitPlan {
     _env: Vec<CString>,
     pub argv: Vec<*const libc::c_char>,
     pub envp: Vec<*const libc::c_char>,
+    /// The sealed exec trampoline (trampoline.rs), or None to execve the program directly.
+    pub trampoline: Option<std::os::fd::OwnedFd>,
+    /// Per exec candidate: the trampoline's argv `["husk-exec", candidate, argv...]`.
+    pub trampoline_argvs: Vec<Vec<*const libc::c_char>>,
     pub terminal: bool,
     /// Bind the pty slave to /dev/console (the init does; exec does not).
     pub mount_console: bool,
@@ -162,6 +167,18 @@ fn open_ns_fd(path: &str, field: &str) -> Result<RawFd> {
 }
 
 impl InitPlan {
+    /// Routes the final execve through the sealed trampoline (CVE-2019-5736, trampoline.rs).
+    pub fn use_trampoline(&mut self) -> Result<()> {
+        self.trampoline = Some(trampoline::sealed_trampoline()?);
+        let head = c"husk-exec".as_ptr();
+        self.trampoline_argvs = self
+            .exec_candidates
+            .iter()
+            .map(|c| [head, c.as_ptr()].into_iter().chain(self.argv.iter().copied()).collect())
+            .collect();
+        Ok(())
+    }
+
     /// The process half of a plan (user, caps, rlimits, args, env, cwd, console), shared by the
     /// container's init and by exec; namespaces and rootfs are left empty.
     pub fn for_process(process: &Process, preserve_fds: i32) -> Result<InitPlan> {
@@ -204,6 +221,8 @@ impl InitPlan {
             _env: env,
             argv,
             envp,
+            trampoline: None,
+            trampoline_argvs: Vec::new(),
             terminal: process.terminal,
             mount_console: false,
             console_size: process.console_size.map(|c| (c.height as u16, c.width as u16)),

@@ -375,6 +375,7 @@ fn describe_failure(plan: &InitPlan, step: u32, index: u32, err: i32) -> String 
         Some(Step::Setns) if i >= 97 => format!("error creating namespaces inside the joined user namespace: {e}"),
         Some(Step::Setns) => format!("error joining namespace #{i}: {e}"),
         Some(Step::Rlimit) => format!("error setting rlimit #{i}: {e}"),
+        Some(Step::Console) if i == 5 && err == libc::EPERM => "refusing /dev/console in the rootfs: it is not a regular file or a character device (a symlink?)".to_string(),
         Some(Step::Seccomp) => format!("error loading seccomp filter (step {i}): {e}"),
         Some(s) => format!("container init failed at {s:?} (#{i}): {e}"),
         None => format!("container init failed (step {step}, #{i}): {e}"),

@@ -8,6 +8,7 @@ mod namespaces;
 mod paths;
 mod process;
 mod root;
+mod security;
 mod sysctl;
 
 use crate::facts::Facts;
@@ -22,5 +23,6 @@ pub fn run_all(facts: &Facts, report: &mut Report) {
     devices::check(facts, report);
     paths::check(facts, report);
     sysctl::check(facts, report);
+    security::check(facts, report);
     files::check(facts, report);
 }
