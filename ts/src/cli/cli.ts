@@ -9,8 +9,10 @@ import { loginCommand } from './commands/login.js';
 import { logoutCommand } from './commands/logout.js';
 import { imageCommand } from './commands/image.js';
 import { pullCommand } from './commands/pull.js';
+import { pushCommand } from './commands/push.js';
 import { rmiCommand } from './commands/rmi.js';
 import { specCommand } from './commands/spec.js';
+import { tagCommand } from './commands/tag.js';
 import { versionCommand } from './commands/version.js';
 
 /** Parses `args` (without node and script), runs the command, and returns the process exit code. */
@@ -23,8 +25,10 @@ export async function runCli(args: readonly string[]): Promise<number> {
     .usage('Usage: husk <command> [options]\n\nA container runtime with a Rust core and a TypeScript front.')
     // One module per command, in the order `husk --help` lists them.
     .command(pullCommand)
+    .command(pushCommand)
     .command(imagesCommand)
     .command(rmiCommand)
+    .command(tagCommand)
     .command(imageCommand)
     .command(loginCommand)
     .command(logoutCommand)

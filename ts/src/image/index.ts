@@ -11,3 +11,6 @@ export { ContentStore } from './store/content-store.js';
 export { unpackLayer, type UnpackOptions, type UnpackStats } from './native.js';
 export { lookupCredentials, storeCredentials, removeCredentials, defaultDockerConfigPath } from './registry/credentials.js';
 export { RegistryClient } from './registry/client.js';
+export { pushImage, type PushOptions, type PushEvent, type PushResult } from './push.js';
+export { tagImage } from './tag.js';
+export { importImages, type ImportOptions } from './import.js';

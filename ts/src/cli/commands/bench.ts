@@ -1,4 +1,4 @@
-/** `husk bench [lifecycle|node] [--n N]`: runs the checkout's benchmarks (bench/) and streams their tables. */
+/** `husk bench [lifecycle|node|pull] [--n N]`: runs the checkout's benchmarks (bench/) and streams their tables. */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -7,10 +7,11 @@ import type { CommandModule } from 'yargs';
 import { HuskError } from '../../errors.js';
 import { printText, type GlobalOptions } from '../base.js';
 
-/** Each benchmark is a script in bench/; both read the iteration count from $N. */
+/** Each benchmark is a script in bench/; each reads the iteration count from $N. */
 const BENCHMARKS = {
   lifecycle: { script: 'lifecycle.sh', about: 'husk-runtime side by side with runc and crun, every lifecycle step' },
   node: { script: 'node-spawn.sh', about: 'containers from one Node process: the addon vs spawning husk-runtime and runc' },
+  pull: { script: 'pull.sh', about: 'husk pull + unpack of the 200 MiB fixture layer vs ctr and skopeo + umoci' },
 } as const;
 
 type BenchmarkName = keyof typeof BENCHMARKS;

@@ -1,4 +1,4 @@
-/** `husk image prune` (free unused content) and `husk image export` (write an OCI layout). */
+/** `husk image prune` (free unused content), `export` (OCI layout or docker save tarball) and `import` (either, or a layout dir). */
 import type { Argv, CommandModule } from 'yargs';
 import { printJson, printText, type GlobalOptions } from '../base.js';
 import { formatBytes } from './pull.js';
@@ -12,6 +12,15 @@ interface ExportArgs extends GlobalOptions {
   image: string;
   dir: string;
   tag?: string;
+  format: 'oci' | 'docker';
+}
+
+interface ImportArgs extends GlobalOptions {
+  path: string;
+  name?: string;
+  platform?: string;
+  quiet: boolean;
+  json: boolean;
 }
 
 const pruneCommand: CommandModule<GlobalOptions, PruneArgs> = {
@@ -32,21 +41,46 @@ const pruneCommand: CommandModule<GlobalOptions, PruneArgs> = {
 
 const exportCommand: CommandModule<GlobalOptions, ExportArgs> = {
   command: 'export <image> <dir>',
-  describe: 'Write an image as an OCI image layout directory',
+  describe: 'Write an image as an OCI image layout directory, or (--format docker) a docker save tarball',
   builder: (argv) =>
     argv
       .positional('image', { type: 'string', demandOption: true, describe: 'Reference or image ID' })
-      .positional('dir', { type: 'string', demandOption: true, describe: 'Layout directory (created or added to)' })
+      .positional('dir', { type: 'string', demandOption: true, describe: "Layout directory (created or added to); with --format docker the tar file ('-': stdout)" })
+      .option('format', { type: 'string', choices: ['oci', 'docker'] as const, default: 'oci' as const, describe: 'oci: an image layout directory; docker: a docker save tarball (also an OCI layout)' })
       .option('tag', { type: 'string', requiresArg: true, describe: 'Name in the layout (default: the image tag)' }) as Argv<ExportArgs>,
   handler: async (args) => {
-    const { exportImage } = await import('../../image/export.js');
-    await exportImage(args.root, args.image, args.dir, args.tag);
+    const { exportDockerArchive, exportImage } = await import('../../image/export.js');
+    if (args.format === 'docker') await exportDockerArchive(args.root, [args.image], args.dir);
+    else await exportImage(args.root, args.image, args.dir, args.tag);
+  },
+};
+
+const importCommand: CommandModule<GlobalOptions, ImportArgs> = {
+  command: 'import <path>',
+  describe: 'Load images from an OCI image layout (directory or tarball) or a docker save tarball',
+  builder: (argv) =>
+    argv
+      .positional('path', { type: 'string', demandOption: true, describe: 'Layout directory, or a .tar (optionally gzip-compressed)' })
+      .option('name', { type: 'string', requiresArg: true, describe: 'NAME[:TAG] for an image the archive names by tag only or not at all (with one image: instead of its names)' })
+      .option('platform', { type: 'string', requiresArg: true, describe: 'os/arch[/variant] to take from a multi-platform index' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print only the image references' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print the image records as JSON' }) as Argv<ImportArgs>,
+  handler: async (args) => {
+    const { importImages } = await import('../../image/import.js');
+    const { familiarReference, parseReference } = await import('../../image/reference.js');
+    const records = await importImages(args.path, {
+      root: args.root,
+      ...(args.name !== undefined && { name: args.name }),
+      ...(args.platform !== undefined && { platform: args.platform }),
+    });
+    if (args.json) return printJson(records);
+    for (const record of records) printText(args.quiet ? record.reference : `Loaded image: ${familiarReference(parseReference(record.reference))}`);
   },
 };
 
 export const imageCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   command: 'image <command>',
-  describe: 'Manage images (prune, export)',
-  builder: (argv) => argv.command(pruneCommand).command(exportCommand).demandCommand(1, 'missing image command') as Argv<GlobalOptions>,
+  describe: 'Manage images (prune, export, import)',
+  builder: (argv) => argv.command(pruneCommand).command(exportCommand).command(importCommand).demandCommand(1, 'missing image command') as Argv<GlobalOptions>,
   handler: () => undefined,
 };

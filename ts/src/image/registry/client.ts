@@ -13,7 +13,7 @@ import { sha256Digest } from '../digest.js';
 import { registryApiHost, type ImageReference } from '../reference.js';
 import { Authenticator, parseChallenge } from './auth.js';
 import { lookupCredentials, type Credentials } from './credentials.js';
-import { HttpTransport, isCertificateError, isRetryableNetworkError, type HttpResponse, type TransportOptions } from './transport.js';
+import { HttpTransport, isCertificateError, isRetryableNetworkError, type HttpResponse, type SendOptions, type TransportOptions } from './transport.js';
 
 export interface RegistryClientOptions extends TransportOptions {
   /** Allow plain HTTP (and unverified TLS) for every registry, or for these hosts. Loopback always may use HTTP. */
@@ -42,7 +42,7 @@ export interface ManifestHead {
 const MAX_MANIFEST_BYTES = 8 << 20;
 
 export class RegistryClient {
-  private readonly transport: HttpTransport;
+  protected readonly transport: HttpTransport;
   private readonly auth: Authenticator;
   private readonly bases = new Map<string, Promise<URL>>();
 
@@ -207,7 +207,7 @@ export class RegistryClient {
   }
 
   /** Sends with auth; on 401 learns the challenge and tries once more with fresh credentials. */
-  private async send(registry: string, scope: string, url: URL, init: { method: 'GET' | 'HEAD'; headers?: Record<string, string> }): Promise<HttpResponse> {
+  protected async send(registry: string, scope: string, url: URL, init: SendOptions): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {
       const authorization = await this.auth.header(registry, scope);
       const response = await this.transport.send(url, {
@@ -229,7 +229,7 @@ export class RegistryClient {
   }
 
   /** `https://host` unless the host may use plain HTTP and does not speak TLS. */
-  private baseUrl(registry: string): Promise<URL> {
+  protected baseUrl(registry: string): Promise<URL> {
     let base = this.bases.get(registry);
     if (base === undefined) {
       base = this.probe(registry);

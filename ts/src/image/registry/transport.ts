@@ -30,9 +30,10 @@ export interface TransportOptions {
 }
 
 export interface SendOptions {
-  method: 'GET' | 'HEAD' | 'POST';
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   headers?: Record<string, string>;
-  body?: string;
+  /** In memory only: a retry or a redirect sends the same body again. */
+  body?: string | Uint8Array;
   /** Extra statuses the caller handles itself instead of retrying. */
   noRetry?: boolean;
 }
