@@ -19,8 +19,11 @@ HUSK_RUNTIME=$here/target/release/husk-runtime "$here/scripts/make-bundle.sh" "$
 # crun 1.8.1 knows runtime-spec versions up to 1.1: give every runtime the same older version string.
 for b in true sleep; do jq '.ociVersion = "1.0.2-dev"' "$WORK/$b/config.json" >"$WORK/$b/c" && mv "$WORK/$b/c" "$WORK/$b/config.json"; done
 # crun 1.8.1 refuses this machine's hybrid cgroups unless stray v2 controllers are mounted as v1.
-if [ -x "${SHARED_BENCH:-$here/../shared/bench}/cgroup-prep.sh" ] && [[ " $* " == *" crun "* ]]; then
-  "${SHARED_BENCH:-$here/../shared/bench}/cgroup-prep.sh" fix >/dev/null 2>&1 || true
+prep=${SHARED_BENCH:-$here/../shared/bench}/cgroup-prep.sh
+if [ -x "$prep" ] && [[ " $* " == *" crun "* ]]; then
+  "$prep" fix >/dev/null 2>&1 || true
+  # The fix mounts a v1 hierarchy on the host: take it back when the run ends, however it ends.
+  trap '"$prep" undo >/dev/null 2>&1 || true' EXIT
 fi
 out=$WORK/samples.tsv
 : >"$out"
