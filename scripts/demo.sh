@@ -5,4 +5,4 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/husk-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "$here/scripts/make-bundle.sh" "$work/bundle" sh -c 'echo "hello from a husk container"; echo "hostname: $(hostname)"; echo "pid in container: $$"; id'
-exec "$here/target/release/husk-runtime" run --bundle "$work/bundle" "husk-demo-$$"
+"$here/target/release/husk-runtime" run --bundle "$work/bundle" "husk-demo-$$"

@@ -10,12 +10,14 @@ import { pullImage, type PullEvent, type PullOptions } from '../../ts/src/image/
 import { FIXTURE_PASS, FIXTURE_USER, repoTag, startRegistries, type FixtureRef, type Registries } from './fixtures.js';
 
 let reg: Registries;
-const scratch = mkdtempSync(join(tmpdir(), 'husk-image-registry-'));
+// Made in beforeAll, so a file that is only collected (never run) leaves nothing in /tmp.
+let scratch = '';
 let rootSequence = 0;
 const freshRoot = () => join(scratch, `root-${++rootSequence}`);
 const credentials = () => ({ username: FIXTURE_USER, password: FIXTURE_PASS });
 
 beforeAll(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'husk-image-registry-'));
   reg = await startRegistries();
 });
 afterAll(async () => {

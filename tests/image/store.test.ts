@@ -26,12 +26,14 @@ import { FIXTURE_PASS, FIXTURE_USER, FIXTURES_DIR, startRegistries, type Registr
 
 const runAsync = promisify(execFile);
 let reg: Registries;
-const scratch = mkdtempSync(join(tmpdir(), 'husk-image-store-'));
+// Made in beforeAll, so a file that is only collected (never run) leaves nothing in /tmp.
+let scratch = '';
 let sequence = 0;
 const freshDir = (what: string) => join(scratch, `${what}-${++sequence}`);
 const snapshots: Array<[string, string]> = [];
 
 beforeAll(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'husk-image-store-'));
   reg = await startRegistries();
   buildCli();
 });
