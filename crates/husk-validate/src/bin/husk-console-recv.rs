@@ -156,6 +156,7 @@ fn write_all(fd: RawFd, mut bytes: &[u8]) -> io::Result<()> {
 fn relay_to_stdout(master: RawFd, deadline: Instant) -> Result<(), Failure> {
     let mut buf = [0u8; 4096];
     let mut out = io::stdout().lock();
+    let mut eio_retries = 0;
     loop {
         wait_readable(master, deadline).map_err(|e| e.context("waiting for the container to close its terminal"))?;
         // SAFETY: buf is a live buffer of buf.len() bytes.
@@ -166,8 +167,15 @@ fn relay_to_stdout(master: RawFd, deadline: Instant) -> Result<(), Failure> {
             continue;
         }
         let err = io::Error::last_os_error();
-        // A pty master reads EIO once every slave fd is closed: the container has gone.
+        // A pty master reads EIO once every slave fd is closed: the container has gone. The tty
+        // layer hands written bytes over in a worker, so on a busy machine the last line can
+        // still be on its way: give it a few short chances before calling it the end.
         if n == 0 || err.raw_os_error() == Some(libc::EIO) {
+            if eio_retries < 5 {
+                eio_retries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
             return Ok(());
         }
         if err.kind() != io::ErrorKind::Interrupted {
