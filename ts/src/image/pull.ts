@@ -13,6 +13,7 @@ import { ContentStore } from './store/content-store.js';
 import { takeLease } from './store/gc.js';
 import { ImageRecords, type ImageRecord, type LayerRecord } from './store/image-records.js';
 import { ensureLayerUnpacked } from './store/layers.js';
+import { limiter } from './limiter.js';
 
 export interface PullOptions extends RegistryClientOptions {
   /** The image root (default /var/lib/husk). */
@@ -191,20 +192,4 @@ async function fetchAndUnpackLayers(
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure !== undefined) throw failure.reason;
   return downloaded;
-}
-
-/** Runs at most `n` of the given tasks at once. */
-function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const queue: Array<() => void> = [];
-  return async (task) => {
-    if (running >= n) await new Promise<void>((resolve) => queue.push(resolve));
-    running++;
-    try {
-      return await task();
-    } finally {
-      running--;
-      queue.shift()?.();
-    }
-  };
 }

@@ -12,6 +12,7 @@ import { RegistryPushClient } from './registry/upload.js';
 import { ContentStore } from './store/content-store.js';
 import { takeLease } from './store/gc.js';
 import { ImageRecords, type ImageRecord } from './store/image-records.js';
+import { limiter } from './limiter.js';
 
 export interface PushOptions extends RegistryClientOptions {
   /** The image root (default /var/lib/husk). */
@@ -142,20 +143,4 @@ function mountSources(records: readonly ImageRecord[], target: ImageReference): 
     }
   }
   return sources;
-}
-
-/** Runs at most `n` of the given tasks at once. */
-function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const queue: Array<() => void> = [];
-  return async (task) => {
-    if (running >= n) await new Promise<void>((resolve) => queue.push(resolve));
-    running++;
-    try {
-      return await task();
-    } finally {
-      running--;
-      queue.shift()?.();
-    }
-  };
 }
