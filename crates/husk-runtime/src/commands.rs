@@ -78,13 +78,13 @@ fn create_options(p: &Parsed, cmd: &str, wait_for_start: bool) -> Result<CreateO
         stdio: [-1; 3],
         rootless: false,
         no_new_keyring: p.is_set("no-new-keyring"),
+        spec: None,
     })
 }
 
 /// A create/run that joins an existing pid namespace is exposed like exec (sealed.rs).
-fn seal_if_joining_pid_ns(bundle: &std::path::Path) -> Result<(), String> {
-    let spec = husk_core::spec::Spec::load(bundle).ok();
-    let joins = spec.as_ref().and_then(|s| s.linux().namespace("pid")).is_some_and(|n| n.path.is_some());
+fn seal_if_joining_pid_ns(spec: Option<&husk_core::spec::Spec>) -> Result<(), String> {
+    let joins = spec.and_then(|s| s.linux().namespace("pid")).is_some_and(|n| n.path.is_some());
     if joins && crate::sealed::policy() != Some(false) {
         crate::sealed::ensure_sealed()?;
     }
@@ -95,7 +95,8 @@ fn create(g: &mut Global, rest: &[String]) -> CmdResult {
     let p = parse(rest, CREATE_FLAGS)?;
     let mut opts = create_options(&p, "create", true)?;
     opts.rootless = g.rootless;
-    seal_if_joining_pid_ns(&opts.bundle)?;
+    opts.spec = husk_core::spec::Spec::load(&opts.bundle).ok();
+    seal_if_joining_pid_ns(opts.spec.as_ref())?;
     container::create(&g.root, &opts).map_err(err)?;
     Ok(0)
 }
@@ -114,13 +115,14 @@ fn run(g: &mut Global, rest: &[String]) -> CmdResult {
     let detach = p.is_set("detach");
     let mut opts = create_options(&p, "run", false)?;
     opts.rootless = g.rootless;
-    seal_if_joining_pid_ns(&opts.bundle)?;
-    // The vfork start copies nothing and needs no sync round trips; it takes most configs.
     let spec = husk_core::spec::Spec::load(&opts.bundle).ok();
+    seal_if_joining_pid_ns(spec.as_ref())?;
+    // The vfork start copies nothing and needs no sync round trips; it takes most configs.
     opts.in_process = std::env::var_os("HUSK_NO_VFORK").is_none() && spec.as_ref().is_some_and(container::in_process_supported);
     let sigfd = (!detach).then(wait::block_signals);
     // Foreground with a terminal and no --console-socket: we hold the pty and relay it.
     let relay = !detach && opts.console_socket.is_none() && spec.as_ref().and_then(|s| s.process.as_ref()).is_some_and(|p| p.terminal);
+    opts.spec = spec;
     let pair = if relay { Some(wait::console_pair().map_err(err)?) } else { None };
     opts.console_fd = pair.as_ref().map(|(a, _)| a.as_raw_fd());
     let cs = container::create(&g.root, &opts).map_err(err)?;

@@ -32,6 +32,8 @@ pub struct CreateOptions {
     pub stdio: [RawFd; 3],
     /// Keep the caller's session keyring instead of a new one named after the container.
     pub no_new_keyring: bool,
+    /// config.json already read by the caller (it is read once per command, not per check).
+    pub spec: Option<Spec>,
     /// Unprivileged: a container without a cgroup when cgroups cannot be made (runc --rootless).
     pub rootless: bool,
 }
@@ -132,7 +134,10 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 
 pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> {
     let bundle = resolve_bundle(&opts.bundle)?;
-    let spec = Spec::load(&bundle)?;
+    let spec = match &opts.spec {
+        Some(s) => s.clone(),
+        None => Spec::load(&bundle)?,
+    };
     spec::validate(&spec)?;
     let rootfs = resolve_rootfs(&bundle, &spec)?;
     let process = spec.process.as_ref().ok_or_else(|| Error::spec("process", "missing"))?;
