@@ -20,10 +20,28 @@ HUSK_RUNTIME=$here/target/release/husk-runtime "$here/scripts/make-bundle.sh" "$
 for b in true sleep; do jq '.ociVersion = "1.0.2-dev"' "$WORK/$b/config.json" >"$WORK/$b/c" && mv "$WORK/$b/c" "$WORK/$b/config.json"; done
 # crun 1.8.1 refuses this machine's hybrid cgroups unless stray v2 controllers are mounted as v1.
 prep=${SHARED_BENCH:-$here/../shared/bench}/cgroup-prep.sh
+# Unmounting the prepped hierarchy while its cgroups are still dying leaves it alive but
+# unmounted: /proc/self/cgroup keeps a "N:hugetlb:/" line and cgroup2 loses hugetlb (containerd's
+# shim then fails to read metrics). One more mount + umount once they are gone destroys it.
+release_v1_hugetlb() {
+  "$prep" undo >/dev/null 2>&1 || true
+  local m round t
+  alive() { awk '$1 == "hugetlb" && $2 != 0 { found = 1 } END { exit !found }' /proc/cgroups; }
+  for round in 1 2 3; do
+    # Its destruction is asynchronous: wait before mounting again (a mount would revive it).
+    for t in $(seq 1 20); do alive || return 0; sleep 0.5; done
+    grep -q ' - cgroup .*hugetlb' /proc/self/mountinfo && return 0
+    m=$(mktemp -d)
+    mount -t cgroup -o hugetlb none "$m" 2>/dev/null && umount "$m"
+    rmdir "$m"
+  done
+  alive && echo "bench: the v1 hugetlb hierarchy is still alive (see /proc/cgroups)" >&2
+  return 0
+}
 if [ -x "$prep" ] && [[ " $* " == *" crun "* ]]; then
   "$prep" fix >/dev/null 2>&1 || true
   # The fix mounts a v1 hierarchy on the host: take it back when the run ends, however it ends.
-  trap '"$prep" undo >/dev/null 2>&1 || true' EXIT
+  trap release_v1_hugetlb EXIT
 fi
 out=$WORK/samples.tsv
 : >"$out"
