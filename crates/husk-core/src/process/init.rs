@@ -418,7 +418,7 @@ fn setup_console(plan: &InitPlan, sock: c_int) -> ChildResult {
             libc::ioctl(slave, libc::TIOCSWINSZ, &ws);
         }
         if sock >= 0 {
-            send_fd(sock, master, path.as_cstr().to_bytes()).map_err(|e| Fail::new(Step::Console, 4, e))?;
+            send_fd_raw(sock, master, path.as_cstr().to_bytes()).map_err(|e| Fail::new(Step::Console, 4, e))?;
             libc::close(sock);
         }
         libc::close(master);
@@ -451,28 +451,6 @@ fn setup_console(plan: &InitPlan, sock: c_int) -> ChildResult {
         }
         if slave > 2 {
             libc::close(slave);
-        }
-    }
-    Ok(())
-}
-
-fn send_fd(sock: c_int, fd: c_int, name: &[u8]) -> Result<(), i32> {
-    // SAFETY: sendmsg with a stack-allocated control buffer sized by CMSG_SPACE.
-    unsafe {
-        let mut iov = libc::iovec { iov_base: name.as_ptr() as *mut libc::c_void, iov_len: name.len() };
-        let mut cbuf = [0u8; 64];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) as usize;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as usize;
-        ptr::copy_nonoverlapping(&fd as *const c_int as *const u8, libc::CMSG_DATA(cmsg), std::mem::size_of::<c_int>());
-        if libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) < 0 {
-            return Err(errno());
         }
     }
     Ok(())
