@@ -180,17 +180,11 @@ pub fn delete(args: &Args) -> Result<Job, JsError> {
     Ok(job(move || to_json(json!({ "warnings": container::delete(&root, &id, force)? }))))
 }
 
-fn live_cgroup(root: &StateRoot, id: &str) -> husk_core::Result<(husk_core::cgroups::Cgroup, Status)> {
-    let (st, status) = container::load(root, id)?;
-    let cg = st.cgroup.ok_or_else(|| Error::Other(format!("container {id} has no cgroup")))?;
-    Ok((cg, status))
-}
-
 /// `pause(root, id): Promise<null>`
 pub fn pause(args: &Args) -> Result<Job, JsError> {
     let (root, id) = root_id(args)?;
     Ok(job(move || {
-        let (cg, status) = live_cgroup(&root, &id)?;
+        let (cg, status) = container::load_cgroup(&root, &id)?;
         if status != Status::Running {
             return Err(Error::WrongState(format!("container not running: {}", status.as_str())));
         }
@@ -203,7 +197,7 @@ pub fn pause(args: &Args) -> Result<Job, JsError> {
 pub fn resume(args: &Args) -> Result<Job, JsError> {
     let (root, id) = root_id(args)?;
     Ok(job(move || {
-        let (cg, status) = live_cgroup(&root, &id)?;
+        let (cg, status) = container::load_cgroup(&root, &id)?;
         if status != Status::Paused {
             return Err(Error::WrongState("container not paused".into()));
         }
@@ -215,11 +209,11 @@ pub fn resume(args: &Args) -> Result<Job, JsError> {
 /// `ps(root, id): Promise<number[]>` — host pids in the container's cgroup.
 pub fn ps(args: &Args) -> Result<Job, JsError> {
     let (root, id) = root_id(args)?;
-    Ok(job(move || to_json(live_cgroup(&root, &id)?.0.pids()?)))
+    Ok(job(move || to_json(container::load_cgroup(&root, &id)?.0.pids()?)))
 }
 
 /// `stats(root, id): Promise<Stats>` — runc's `events --stats` data.
 pub fn stats(args: &Args) -> Result<Job, JsError> {
     let (root, id) = root_id(args)?;
-    Ok(job(move || Ok(live_cgroup(&root, &id)?.0.stats()?.to_string())))
+    Ok(job(move || Ok(container::load_cgroup(&root, &id)?.0.stats()?.to_string())))
 }

@@ -315,9 +315,7 @@ fn features(rest: &[String]) -> CmdResult {
 }
 
 fn live_cgroup(root: &StateRoot, id: &str) -> Result<(husk_core::cgroups::Cgroup, Status), String> {
-    let (st, status) = container::load(root, id).map_err(err)?;
-    let cg = st.cgroup.ok_or_else(|| format!("container {id} has no cgroup"))?;
-    Ok((cg, status))
+    container::load_cgroup(root, id).map_err(err)
 }
 
 fn ps(g: &mut Global, rest: &[String]) -> CmdResult {

@@ -30,6 +30,14 @@ pub fn load(root: &StateRoot, id: &str) -> Result<(ContainerState, Status)> {
     Ok((st, status))
 }
 
+/// A container's cgroup and live status, for the calls that act on the cgroup (ps, pause,
+/// resume, stats); a rootless container without one is an error naming it.
+pub fn load_cgroup(root: &StateRoot, id: &str) -> Result<(crate::cgroups::Cgroup, Status)> {
+    let (st, status) = load(root, id)?;
+    let cg = st.cgroup.ok_or_else(|| Error::Other(format!("container {id} has no cgroup")))?;
+    Ok((cg, status))
+}
+
 /// The state document hooks receive on stdin.
 pub fn hook_state(st: &ContainerState, status: crate::state::Status) -> Vec<u8> {
     serde_json::to_vec(&st.doc(status, "")).unwrap_or_default()
