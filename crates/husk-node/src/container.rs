@@ -5,7 +5,7 @@ use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::path::PathBuf;
 
 use husk_core::container::{self, CreateOptions};
-use husk_core::state::{StateRoot, Status};
+use husk_core::state::StateRoot;
 use husk_core::Error;
 use serde_json::{json, Value};
 
@@ -183,27 +183,13 @@ pub fn delete(args: &Args) -> Result<Job, JsError> {
 /// `pause(root, id): Promise<null>`
 pub fn pause(args: &Args) -> Result<Job, JsError> {
     let (root, id) = root_id(args)?;
-    Ok(job(move || {
-        let (cg, status) = container::load_cgroup(&root, &id)?;
-        if status != Status::Running {
-            return Err(Error::WrongState(format!("container not running: {}", status.as_str())));
-        }
-        cg.freeze()?;
-        Ok("null".into())
-    }))
+    Ok(job(move || container::pause(&root, &id).map(|_| "null".into())))
 }
 
 /// `resume(root, id): Promise<null>`
 pub fn resume(args: &Args) -> Result<Job, JsError> {
     let (root, id) = root_id(args)?;
-    Ok(job(move || {
-        let (cg, status) = container::load_cgroup(&root, &id)?;
-        if status != Status::Paused {
-            return Err(Error::WrongState("container not paused".into()));
-        }
-        cg.thaw()?;
-        Ok("null".into())
-    }))
+    Ok(job(move || container::resume(&root, &id).map(|_| "null".into())))
 }
 
 /// `ps(root, id): Promise<number[]>` — host pids in the container's cgroup.

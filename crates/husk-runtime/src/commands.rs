@@ -353,13 +353,6 @@ fn ps(g: &mut Global, rest: &[String]) -> CmdResult {
 fn pause(g: &mut Global, rest: &[String], freeze: bool) -> CmdResult {
     let p = parse(rest, &[])?;
     let id = id_arg(&p, if freeze { "pause" } else { "resume" })?;
-    let (cg, status) = live_cgroup(&g.root, &id)?;
-    match (freeze, status) {
-        (true, Status::Running) => cg.freeze().map_err(err)?,
-        (false, Status::Paused) => cg.thaw().map_err(err)?,
-        (true, Status::Paused) => return Err("container already paused".into()),
-        (false, _) => return Err("container not paused".into()),
-        (true, _) => return Err("container not running".into()),
-    }
+    if freeze { container::pause(&g.root, &id) } else { container::resume(&g.root, &id) }.map_err(err)?;
     Ok(0)
 }
