@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::spec::Spec;
 
 pub const DEFAULT_ROOT: &str = "/run/husk";
-const STATE_FILE: &str = "state.json";
+pub(crate) const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

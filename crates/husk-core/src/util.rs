@@ -19,6 +19,8 @@ pub fn errno() -> i32 {
 
 const OPENAT2: libc::c_long = 437;
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 #[repr(C)]

@@ -137,7 +137,7 @@ fn run(g: &mut Global, rest: &[String]) -> CmdResult {
     drop(pair);
     let code = wait::wait_child(cs.pid, &sigfd, master);
     if !p.is_set("keep") {
-        match container::delete(&g.root, &opts.id, true) {
+        match container::delete_exited(&g.root, &cs) {
             Ok(ws) => ws.iter().for_each(|w| g.log.warn(w)),
             Err(e) => g.log.warn(&format!("delete {}: {e}", opts.id)),
         }

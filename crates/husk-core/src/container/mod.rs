@@ -12,7 +12,7 @@ mod state;
 mod update;
 
 pub use create::{create, in_process_supported, CreateOptions};
-pub use delete::delete;
+pub use delete::{delete, delete_exited};
 pub use events::{stats, watch, Event, EventKind};
 pub use exec::{exec, ExecOptions};
 pub use kill::{kill, parse_signal};

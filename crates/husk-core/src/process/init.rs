@@ -327,7 +327,10 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
                 libc::_exit(1);
             }
         }
-        reset_signals();
+        // Every other signal was reset on entry; only SIGPIPE (kept ignored for the hooks) and
+        // the mask are left.
+        set_signal(libc::SIGPIPE, libc::SIG_DFL);
+        unblock_all_signals();
         libc::syscall(libc::SYS_close_range, 3 + plan.preserve_fds as u32, u32::MAX, 4 /* CLOSE_RANGE_CLOEXEC */);
         match (&plan.trampoline, plan.trampoline_argvs.get(exe_index)) {
             (Some(t), Some(argv)) => {
@@ -360,11 +363,20 @@ fn set_all_signals(handler: libc::sighandler_t, keep_pipe_ignored: bool) {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        let h = if keep_pipe_ignored && sig == libc::SIGPIPE { libc::SIG_IGN } else { handler };
-        let act = KSigaction { handler: h, flags: 0, restorer: 0, mask: 0 };
-        // SAFETY: raw rt_sigaction with a kernel-layout struct and the kernel's 8-byte sigset size.
-        unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &act as *const KSigaction, ptr::null_mut::<KSigaction>(), 8) };
+        set_signal(sig, if keep_pipe_ignored && sig == libc::SIGPIPE { libc::SIG_IGN } else { handler });
     }
+}
+
+fn set_signal(sig: c_int, handler: libc::sighandler_t) {
+    let act = KSigaction { handler, flags: 0, restorer: 0, mask: 0 };
+    // SAFETY: raw rt_sigaction with a kernel-layout struct and the kernel's 8-byte sigset size.
+    unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &act as *const KSigaction, ptr::null_mut::<KSigaction>(), 8) };
+}
+
+fn unblock_all_signals() {
+    let empty: u64 = 0;
+    // SAFETY: raw rt_sigprocmask with an 8-byte set.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, ptr::null_mut::<u64>(), 8) };
 }
 
 /// Loads the filter; a notify listener fd goes to the parent, which hands it to the agent.
@@ -387,15 +399,6 @@ fn load_seccomp(sc: &SeccompPlan, fds: &ChildFds) -> ChildResult {
         return Err(Fail::new(Step::Seccomp, 3, libc::EPIPE));
     }
     Ok(())
-}
-
-/// Every signal back to its default and nothing blocked, with raw rt_sigaction/rt_sigprocmask:
-/// the container's process must not inherit the runtime's (or Node's) dispositions.
-pub fn reset_signals() {
-    set_all_signals(libc::SIG_DFL, false);
-    let empty: u64 = 0;
-    // SAFETY: raw rt_sigprocmask with an 8-byte set.
-    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, ptr::null_mut::<u64>(), 8) };
 }
 
 /// Creates the container's pty, sends the master to the console socket (SCM_RIGHTS, as

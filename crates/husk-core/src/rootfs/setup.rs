@@ -8,7 +8,7 @@ use std::ptr;
 
 use super::{MountKind, MountStep, RootfsPlan};
 use crate::process::fail::{ChildResult, Fail, Step};
-use crate::util::{errno, openat2, CPathBuf, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
+use crate::util::{errno, openat2, CPathBuf, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
 
 fn nul_or(s: &CStr) -> *const c_char {
     if s.to_bytes().is_empty() { ptr::null() } else { s.as_ptr() }
@@ -71,6 +71,27 @@ fn mkdir_all_in_root(rootfd: c_int, path: &[u8], mode: u32) -> Result<(), i32> {
     }
 }
 
+/// When the parent of `path` exists: mkdir its last component and open it (O_PATH, beneath the
+/// parent, no symlinks followed). None when the parent is missing or anything else goes wrong.
+fn mkdir_last_in_root(rootfd: c_int, path: &[u8]) -> Option<c_int> {
+    let trimmed = &path[..path.iter().rposition(|&b| b != b'/')? + 1];
+    let cut = trimmed.iter().rposition(|&b| b == b'/');
+    let (dir, name) = match cut { Some(i) => (&trimmed[..i], &trimmed[i + 1..]), None => (&b""[..], trimmed) };
+    if name.is_empty() || name == b"." || name == b".." {
+        return None;
+    }
+    let mut d = CPathBuf::new();
+    d.push_bytes(if dir.is_empty() { b"." } else { dir });
+    let pfd = open_in_root(rootfd, d.as_cstr(), libc::O_PATH | libc::O_DIRECTORY).ok()?;
+    let mut n = CPathBuf::new();
+    n.push_bytes(name);
+    // SAFETY: mkdirat relative to a directory fd owned here; the name has no '/'.
+    let made = unsafe { libc::mkdirat(pfd, n.as_ptr(), 0o755) } == 0 || errno() == libc::EEXIST;
+    let fd = if made { openat2(pfd, n.as_cstr(), libc::O_PATH, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) } else { -1 };
+    close(pfd);
+    (fd >= 0).then_some(fd)
+}
+
 /// Makes sure `path` exists inside the root (a directory, or an empty file) and opens it O_PATH.
 fn ensure_in_root(rootfd: c_int, path: &CStr, is_file: bool) -> Result<c_int, i32> {
     match open_in_root(rootfd, path, libc::O_PATH) {
@@ -80,6 +101,11 @@ fn ensure_in_root(rootfd: c_int, path: &CStr, is_file: bool) -> Result<c_int, i3
     }
     let bytes = path.to_bytes();
     if !is_file {
+        // Most often only the last component is missing (dev/pts under a fresh /dev tmpfs):
+        // create it under its opened parent, without walking the whole path again.
+        if let Some(fd) = mkdir_last_in_root(rootfd, bytes) {
+            return Ok(fd);
+        }
         mkdir_all_in_root(rootfd, bytes, 0o755)?;
     } else {
         let cut = bytes.iter().rposition(|&b| b == b'/');
@@ -270,21 +296,51 @@ fn mount_setattr_recursive(fd: c_int, attr: MountAttr) -> Result<(), i32> {
 }
 
 fn create_devices(plan: &RootfsPlan, rootfd: c_int) -> ChildResult {
-    for (i, d) in plan.devices.iter().enumerate() {
-        let fail = |e| Fail::new(Step::Device, i, e);
-        if plan.bind_devices {
+    if plan.bind_devices {
+        for (i, d) in plan.devices.iter().enumerate() {
+            let fail = |e| Fail::new(Step::Device, i, e);
             let fd = ensure_in_root(rootfd, &d.path, true).map_err(fail)?;
             let r = mount_on_fd(d.host_path.as_ptr(), fd, ptr::null(), libc::MS_BIND, ptr::null());
             close(fd);
             r.map_err(fail)?;
-            continue;
         }
+        return Ok(());
+    }
+    // With umask 0 mknodat gives the node its exact mode, so no fchmodat is needed; a node
+    // owned 0:0 needs no fchownat either, unless its directory is setgid (the group follows it).
+    // SAFETY: umask(2), geteuid(2).
+    let (old_umask, root) = unsafe { (libc::umask(0), libc::geteuid() == 0) };
+    let mut parent: Option<(&[u8], c_int, bool)> = None;
+    let mut result = Ok(());
+    for (i, d) in plan.devices.iter().enumerate() {
+        let fail = |e| Fail::new(Step::Device, i, e);
         let bytes = d.path.to_bytes();
         let cut = bytes.iter().rposition(|&b| b == b'/').unwrap_or(0);
-        mkdir_all_in_root(rootfd, &bytes[..cut], 0o755).map_err(fail)?;
-        let mut dir = CPathBuf::new();
-        dir.push_bytes(if cut == 0 { b"." } else { &bytes[..cut] });
-        let pfd = open_in_root(rootfd, dir.as_cstr(), libc::O_PATH | libc::O_DIRECTORY).map_err(fail)?;
+        let dir_bytes: &[u8] = if cut == 0 { b"." } else { &bytes[..cut] };
+        if parent.is_none_or(|(p, _, _)| p != dir_bytes) {
+            if let Some((_, fd, _)) = parent.take() {
+                close(fd);
+            }
+            let opened = mkdir_all_in_root(rootfd, &bytes[..cut], 0o755).and_then(|()| {
+                let mut dir = CPathBuf::new();
+                dir.push_bytes(dir_bytes);
+                open_in_root(rootfd, dir.as_cstr(), libc::O_PATH | libc::O_DIRECTORY)
+            });
+            let pfd = match opened {
+                Ok(fd) => fd,
+                Err(e) => {
+                    result = Err(fail(e));
+                    break;
+                }
+            };
+            // SAFETY: fstat of the directory fd just opened.
+            let setgid = unsafe {
+                let mut st: libc::stat = std::mem::zeroed();
+                libc::fstat(pfd, &mut st) != 0 || st.st_mode & libc::S_ISGID != 0
+            };
+            parent = Some((dir_bytes, pfd, setgid));
+        }
+        let Some((_, pfd, setgid)) = parent else { break };
         let mut name = CPathBuf::new();
         name.push_bytes(if cut == 0 { bytes } else { &bytes[cut + 1..] });
         // SAFETY: *at calls relative to a directory fd owned here; the name has no '/'.
@@ -294,21 +350,22 @@ fn create_devices(plan: &RootfsPlan, rootfd: c_int) -> ChildResult {
                 libc::unlinkat(pfd, name.as_ptr(), 0);
                 r = libc::mknodat(pfd, name.as_ptr(), d.mode, d.dev);
             }
-            if r == 0 {
+            if r == 0 && (d.uid != 0 || d.gid != 0 || setgid || !root) {
                 r = libc::fchownat(pfd, name.as_ptr(), d.uid, d.gid, libc::AT_SYMLINK_NOFOLLOW);
-            }
-            if r == 0 {
-                r = libc::fchmodat(pfd, name.as_ptr(), d.mode & 0o7777, 0);
             }
             r
         };
-        let e = errno();
-        close(pfd);
         if r != 0 {
-            return Err(fail(e));
+            result = Err(fail(errno()));
+            break;
         }
     }
-    Ok(())
+    if let Some((_, fd, _)) = parent {
+        close(fd);
+    }
+    // SAFETY: umask(2).
+    unsafe { libc::umask(old_umask) };
+    result
 }
 
 fn dev_symlinks(rootfd: c_int) -> ChildResult {
