@@ -4,7 +4,9 @@
 # runtime with husk-measure (wait4: wall, user+sys CPU of the command and its children, peak RSS),
 # runtimes interleaved iteration by iteration so machine noise hits all alike.
 # Prints medians and each runtime's CPU ratio to crun's.
-# husk's rows run.sealed / exec.sealed force the CVE-2019-5736 memfd copy on (HUSK_CLONED_BINARY).
+# CVE-2019-5736 protection, husk only (HUSK_CLONED_BINARY): run/exec are the default (sealed
+# exec trampoline + non-dumpable clones), run.sealed/exec.sealed force the memfd copy of the
+# runtime on as well, run.open/exec.open turn every layer off; the cost is printed at the end.
 #   N=30 iterations  WORK=/tmp/husk-bench  RT defaults: runc crun target/release/husk-runtime
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,11 +60,13 @@ for i in $(seq 1 "$N"); do
     one "$rt" run $rt --root "$root" run -b "$WORK/true" "r$id"
     # husk's CVE-2019-5736 memfd copy, forced on, to report what it costs per container.
     [[ $rt == *husk-runtime* ]] && HUSK_CLONED_BINARY=always one "$rt" run.sealed $rt --root "$root" run -b "$WORK/true" "s$id"
+    [[ $rt == *husk-runtime* ]] && HUSK_CLONED_BINARY=off one "$rt" run.open $rt --root "$root" run -b "$WORK/true" "o$id"
     one "$rt" create $rt --root "$root" create -b "$WORK/sleep" "c$id"
     one "$rt" start $rt --root "$root" start "c$id"
     one "$rt" state $rt --root "$root" state "c$id"
     one "$rt" exec $rt --root "$root" exec "c$id" /bin/true
     [[ $rt == *husk-runtime* ]] && HUSK_CLONED_BINARY=always one "$rt" exec.sealed $rt --root "$root" exec "c$id" /bin/true
+    [[ $rt == *husk-runtime* ]] && HUSK_CLONED_BINARY=off one "$rt" exec.open $rt --root "$root" exec "c$id" /bin/true
     one "$rt" kill $rt --root "$root" kill "c$id" KILL
     for _ in $(seq 1 100); do [ "$($rt --root "$root" state "c$id" 2>/dev/null | jq -r .status)" = stopped ] && break; sleep 0.01; done
     one "$rt" delete $rt --root "$root" delete "c$id"
@@ -75,7 +79,7 @@ d = collections.defaultdict(list)
 for rt, step, wall, cpu, rss, rc in rows:
     d[(rt, step)].append((int(wall) / 1000, int(cpu) / 1000, int(rss), int(rc)))
 rts = list(dict.fromkeys(r[0] for r in rows)); steps = list(dict.fromkeys(r[1] for r in rows))
-print(f"{'runtime':14}{'step':8}{'n':>4}{'wall ms':>9}{'cpu ms':>8}{'rss KB':>8}{'fail':>5}{'cpu/crun':>9}")
+print(f"{'runtime':14}{'step':12}{'n':>4}{'wall ms':>9}{'cpu ms':>8}{'rss KB':>8}{'fail':>5}{'cpu/crun':>9}")
 for step in steps:
     base = st.median(x[1] for x in d[('crun', step)]) if d.get(('crun', step)) else None
     for rt in rts:
@@ -84,5 +88,12 @@ for step in steps:
             continue
         cpu = st.median(x[1] for x in v)
         ratio = f"{cpu / base:.2f}" if base else "-"
-        print(f"{rt:14}{step:8}{len(v):4}{st.median(x[0] for x in v):9.2f}{cpu:8.2f}{max(x[2] for x in v):8}{sum(1 for x in v if x[3]):5}{ratio:>9}")
+        print(f"{rt:14}{step:12}{len(v):4}{st.median(x[0] for x in v):9.2f}{cpu:8.2f}{max(x[2] for x in v):8}{sum(1 for x in v if x[3]):5}{ratio:>9}")
+med = lambda rt, step: st.median(x[1] for x in d[(rt, step)]) if d.get((rt, step)) else None
+for rt in rts:
+    for step in ("run", "exec"):
+        on, sealed, off = med(rt, step), med(rt, step + ".sealed"), med(rt, step + ".open")
+        if on is not None and off is not None:
+            extra = f", {sealed - off:+.2f} ms with the memfd copy forced on ({step}.sealed)" if sealed is not None else ""
+            print(f"CVE-2019-5736 protection, {rt} {step}: {on - off:+.2f} ms CPU as shipped ({step} vs {step}.open){extra}")
 PY

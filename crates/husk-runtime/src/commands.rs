@@ -79,6 +79,7 @@ fn create_options(p: &Parsed, cmd: &str, wait_for_start: bool) -> Result<CreateO
         rootless: false,
         no_new_keyring: p.is_set("no-new-keyring"),
         spec: None,
+        unprotected: crate::sealed::unprotected(),
     })
 }
 
@@ -223,6 +224,7 @@ fn exec(g: &mut Global, rest: &[String]) -> CmdResult {
         console_fd: pair.as_ref().map(|(a, _)| a.as_raw_fd()),
         pid_file: p.get("pid-file").map(PathBuf::from),
         preserve_fds,
+        unprotected: crate::sealed::unprotected(),
     };
     let pid = container::exec(&g.root, &opts).map_err(err)?;
     let Some(sigfd) = sigfd else { return Ok(0) };

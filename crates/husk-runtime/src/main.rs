@@ -143,7 +143,7 @@ fn main() {
     };
     global.log.log("debug", &format!("command {cmd} {rest:?}"));
     // The processes we clone must not be reachable through /proc/PID/exe (sealed.rs).
-    if matches!(cmd.as_str(), "create" | "run" | "exec") && !global.rootless {
+    if matches!(cmd.as_str(), "create" | "run" | "exec") && !global.rootless && !sealed::unprotected() {
         sealed::make_undumpable();
     }
     let seal = match sealed::policy() {

@@ -8,7 +8,9 @@
 //!   or one that bounds CAP_SYS_PTRACE), husk-runtime first re-executes itself from a sealed memfd
 //!   copy (≈2 ms), so the link names a file nobody can write.
 //!
-//! `HUSK_CLONED_BINARY=never|always` turns the memfd copy off or on for every command (benchmarks).
+//! `HUSK_CLONED_BINARY=never|always` turns the memfd copy off or on for every command, and
+//! `HUSK_CLONED_BINARY=off` turns every layer off, the trampoline included (benchmarks only: it
+//! is how bench/lifecycle.sh measures what the protection costs).
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -16,10 +18,15 @@ use std::os::unix::ffi::OsStrExt;
 /// What the environment asks for: None = decide per command.
 pub fn policy() -> Option<bool> {
     match std::env::var("HUSK_CLONED_BINARY").as_deref() {
-        Ok("never") => Some(false),
+        Ok("never") | Ok("off") => Some(false),
         Ok("always") => Some(true),
         _ => None,
     }
+}
+
+/// `HUSK_CLONED_BINARY=off`: no protection at all (benchmarks only).
+pub fn unprotected() -> bool {
+    std::env::var_os("HUSK_CLONED_BINARY").is_some_and(|v| v == "off")
 }
 
 /// Children inherit the parent's dumpable flag at clone; execve of the user's binary resets it.

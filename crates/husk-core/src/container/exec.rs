@@ -19,6 +19,8 @@ pub struct ExecOptions {
     pub console_fd: Option<RawFd>,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: i32,
+    /// Benchmarks only: no sealed trampoline (see `CreateOptions::unprotected`).
+    pub unprotected: bool,
 }
 
 /// Starts the process and returns its host pid; the caller is its parent and may wait for it.
@@ -35,7 +37,9 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
     }
     let console = console_stream(p.terminal, opts.console_socket.as_deref(), opts.console_fd)?;
     let mut plan = InitPlan::build_exec(p, &st.config, st.pid, opts.preserve_fds, Some(&root.path.join(super::create::SECCOMP_CACHE)))?;
-    plan.use_trampoline()?;
+    if !opts.unprotected {
+        plan.use_trampoline()?;
+    }
     let linux = st.config.linux();
     let pid_ns = linux.namespace("pid").map(|_| format!("/proc/{}/ns/pid", st.pid));
     let time_ns = linux.namespace("time").map(|_| format!("/proc/{}/ns/time", st.pid));
