@@ -113,6 +113,41 @@ describe('lifecycle', { timeout: 60_000 }, () => {
     expect(processAlive(state.pid)).toBe(true);
   });
 
+  test('HOME comes from the container\'s /etc/passwd when the env sets none, as runc does', async () => {
+    const id = env.newId();
+    const bundle = env.bundle({ id, args: ['/bin/sleep', '1000'] });
+    writeFileSync(join(bundle.rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n');
+    bundle.write();
+    ok(await env.runtime(['run', '--detach', '--bundle', bundle.dir, id]));
+    const home = async (args: string[]) => ok(await env.runtime(['exec', ...args, id, '/bin/sh', '-c', 'echo $HOME'])).stdout.trim();
+    expect(await home([])).toBe('/root');
+    expect(await home(['--user', '1000:1000'])).toBe('/home/app');
+    expect(await home(['--user', '4242:4242']), 'no passwd entry').toBe('/');
+    expect(await home(['--env', 'HOME=/elsewhere'])).toBe('/elsewhere');
+    const initEnv = ok(await env.runtime(['exec', id, '/bin/cat', '/proc/1/environ'])).stdout.split('\0');
+    expect(initEnv, 'the init\'s own env').toContain('HOME=/root');
+  });
+
+  test('ps: --format json lists host pids, and the arguments after the id go to ps(1)', async () => {
+    const id = env.newId();
+    ok(await env.runtime(['run', '--detach', '--bundle', sleeper(id).dir, id]));
+    const { pid } = await env.state(id);
+    expect(JSON.parse(ok(await env.runtime(['ps', '--format', 'json', id])).stdout)).toEqual([pid]);
+    const table = ok(await env.runtime(['ps', id, '-o', 'pid,comm'])).stdout.trim().split('\n');
+    expect(table[0]?.trim().split(/\s+/)).toEqual(['PID', 'COMMAND']);
+    expect(table.slice(1).map((l) => l.trim().split(/\s+/))).toEqual([[String(pid), 'sleep']]);
+    const bad = await env.runtime(['ps', id, '-o', 'comm']);
+    expect(bad.code, describeResult(bad)).not.toBe(0);
+    expect(bad.stderr).toMatch(/PID field/);
+  });
+
+  test('--version: version, commit and spec lines as runc prints them', async () => {
+    const lines = ok(await env.runtime(['--version'])).stdout.split('\n');
+    expect(lines[0]).toMatch(/ version \d+\.\d+\.\d+/);
+    expect(lines[1]).toMatch(/^commit: \S+/);
+    expect(lines[2]).toMatch(/^spec: \d+\.\d+\.\d+/);
+  });
+
   test('list: table, --format json, -q', async () => {
     const created = env.newId('created');
     const running = env.newId('running');

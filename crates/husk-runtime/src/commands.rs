@@ -286,9 +286,10 @@ fn list(g: &mut Global, rest: &[String]) -> CmdResult {
             let rows: Vec<[String; 6]> = std::iter::once(["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from))
                 .chain(docs.iter().map(|d| [d.id.clone(), d.pid.to_string(), d.status.clone(), d.bundle.clone(), d.created.clone(), d.owner.clone()]))
                 .collect();
+            // Go's tabwriter as runc sets it up: cells at least 12 wide, 3 spaces of padding.
             let widths: Vec<usize> = (0..6).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
             for r in &rows {
-                let line: Vec<String> = r.iter().enumerate().map(|(c, v)| if c < 5 { format!("{v:<w$}", w = widths[c] + 3) } else { v.clone() }).collect();
+                let line: Vec<String> = r.iter().enumerate().map(|(c, v)| if c < 5 { format!("{v:<w$}", w = (widths[c] + 3).max(12)) } else { v.clone() }).collect();
                 println!("{}", line.join("").trim_end());
             }
         }
@@ -321,7 +322,8 @@ fn live_cgroup(root: &StateRoot, id: &str) -> Result<(husk_core::cgroups::Cgroup
 }
 
 fn ps(g: &mut Global, rest: &[String]) -> CmdResult {
-    let p = parse(rest, &[opt(&["format", "f"])])?;
+    // Everything after the id is ps(1)'s own options (`ps ID -o pid,comm`), as in runc.
+    let p = args::parse(rest, &[opt(&["format", "f"])], true)?;
     let id = id_arg(&p, "ps")?;
     let (cg, status) = live_cgroup(&g.root, &id)?;
     if status == Status::Stopped {
@@ -331,13 +333,17 @@ fn ps(g: &mut Global, rest: &[String]) -> CmdResult {
     match p.get("format").unwrap_or("table") {
         "json" => println!("{}", serde_json::to_string(&pids).map_err(|e| e.to_string())?),
         "table" => {
-            // runc shells out to ps(1) and keeps the rows of the container's pids.
-            let out = std::process::Command::new("ps").args(p.positionals.get(1..).unwrap_or(&[]).iter().filter(|a| !a.is_empty()))
-                .arg("-ef").output().map_err(|e| format!("ps: {e}"))?;
+            // runc shells out to ps(1) (default `-ef`) and keeps the rows of the container's pids.
+            let given = p.positionals.get(1..).unwrap_or(&[]);
+            let ps_args: Vec<&str> = if given.is_empty() { vec!["-ef"] } else { given.iter().map(String::as_str).collect() };
+            let out = std::process::Command::new("ps").args(&ps_args).output().map_err(|e| format!("exec ps: {e}"))?;
+            if !out.status.success() {
+                return Err(format!("ps {}: {}", ps_args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
+            }
             let text = String::from_utf8_lossy(&out.stdout);
             let mut lines = text.lines();
             let header = lines.next().unwrap_or("");
-            let pid_col = header.split_whitespace().position(|h| h == "PID").unwrap_or(1);
+            let pid_col = header.split_whitespace().position(|h| h == "PID").ok_or("couldn't find PID field in ps output")?;
             println!("{header}");
             for l in lines {
                 if let Some(pid) = l.split_whitespace().nth(pid_col).and_then(|v| v.parse::<i32>().ok()) {

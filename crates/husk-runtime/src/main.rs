@@ -100,7 +100,14 @@ fn main() {
         }
     };
     if g.is_set("version") {
-        println!("husk-runtime version {}\nspec: {}", husk_core::VERSION, husk_core::OCI_VERSION);
+        // runc's layout: version, commit, spec, then the libraries it is built with.
+        let (major, minor, micro) = husk_core::security::seccomp::library_version();
+        println!(
+            "husk-runtime version {}\ncommit: {}\nspec: {}\nlibseccomp: {major}.{minor}.{micro}",
+            husk_core::VERSION,
+            env!("HUSK_COMMIT"),
+            husk_core::OCI_VERSION
+        );
         return;
     }
     let format = match g.get("log-format").unwrap_or("text") {

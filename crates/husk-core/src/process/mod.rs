@@ -4,6 +4,7 @@
 pub mod caps;
 pub mod fail;
 pub mod trampoline;
+mod home;
 mod init;
 mod spawn;
 
@@ -181,7 +182,9 @@ impl InitPlan {
 
     /// The process half of a plan (user, caps, rlimits, args, env, cwd, console), shared by the
     /// container's init and by exec; namespaces and rootfs are left empty.
-    pub fn for_process(process: &Process, preserve_fds: i32) -> Result<InitPlan> {
+    /// `root`: the container's root as the host sees it, where HOME is looked up when the
+    /// process's env has none (see `home`).
+    pub fn for_process(process: &Process, preserve_fds: i32, root: &Path) -> Result<InitPlan> {
         if process.args.is_empty() {
             return Err(Error::spec("process.args", "must contain at least one element"));
         }
@@ -192,7 +195,10 @@ impl InitPlan {
         }
         let caps = process.capabilities.as_ref().map(CapSets::from_spec).transpose()?;
         let args: Vec<CString> = process.args.iter().map(cstring).collect::<Result<_>>()?;
-        let env: Vec<CString> = process.env.iter().map(cstring).collect::<Result<_>>()?;
+        let mut env: Vec<CString> = process.env.iter().map(cstring).collect::<Result<_>>()?;
+        if !process.env.iter().any(|e| e.starts_with("HOME=")) {
+            env.push(cstring(format!("HOME={}", home::lookup(root, process.user.uid)))?);
+        }
         let argv = args.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
         let envp = env.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
         Ok(InitPlan {
@@ -247,7 +253,7 @@ impl InitPlan {
     pub fn build(spec: &Spec, ctx: &PlanContext) -> Result<InitPlan> {
         let linux = spec.linux();
         let process = spec.process.as_ref().ok_or_else(|| Error::spec("process", "missing"))?;
-        let mut plan = InitPlan::for_process(process, ctx.preserve_fds)?;
+        let mut plan = InitPlan::for_process(process, ctx.preserve_fds, ctx.rootfs)?;
         for (i, ns) in linux.namespaces.iter().enumerate() {
             let flag = ns_flag(&ns.typ);
             let field = format!("linux.namespaces[{i}].path");
@@ -297,7 +303,7 @@ impl InitPlan {
     /// The plan of a process exec'd into a running container: it joins every namespace of the
     /// init (`init_pid`) except pid and time, which the parent joins for the clone.
     pub fn build_exec(process: &Process, container: &Spec, init_pid: i32, preserve_fds: i32, seccomp_cache: Option<&Path>) -> Result<InitPlan> {
-        let mut plan = InitPlan::for_process(process, preserve_fds)?;
+        let mut plan = InitPlan::for_process(process, preserve_fds, Path::new(&format!("/proc/{init_pid}/root")))?;
         for ns in &container.linux().namespaces {
             if ns.typ == "pid" || ns.typ == "time" {
                 continue;

@@ -30,6 +30,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::util::errno;
 
+pub use filter::library_version;
 pub use notify::{recv_fd, send_fd_raw, send_listener_state};
 use profile::{Action, ArgCmp, Profile, FLAG_NEW_LISTENER, FLAG_TSYNC, FLAG_TSYNC_ESRCH, FLAG_WAIT_KILLABLE_RECV};
 
