@@ -30,6 +30,10 @@ export interface HostFacts {
   files: { path: string; content: string }[];
   absentFiles: string[];
   sharedSources: string[];
+  /** For an exec'd validator: the init's namespace inodes per /proc/<pid>/ns name, read on the host. */
+  initNamespaces?: Record<string, number>;
+  /** For an exec'd validator in a container without a new pid namespace: the init's pid. */
+  initPid?: number;
 }
 
 export interface BundleOptions {
@@ -67,9 +71,14 @@ const NS_PROC_NAMES = ['pid', 'net', 'mnt', 'ipc', 'uts', 'user', 'cgroup', 'tim
 
 /** The inode of each of this process's namespaces (the runtime is spawned in the same ones). */
 export function hostNamespaces(): Record<string, number> {
+  return processNamespaces('self');
+}
+
+/** The inode of each namespace of a process, as /proc/<pid>/ns shows them on the host. */
+export function processNamespaces(pid: number | 'self'): Record<string, number> {
   const inodes: Record<string, number> = {};
   for (const name of NS_PROC_NAMES) {
-    const path = `/proc/self/ns/${name}`;
+    const path = `/proc/${pid}/ns/${name}`;
     if (!existsSync(path)) continue;
     const match = /\[(\d+)\]/.exec(readlinkSync(path));
     if (match?.[1]) inodes[name] = Number(match[1]);

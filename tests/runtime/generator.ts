@@ -35,7 +35,7 @@ const ALL_CAPABILITIES = [
 ];
 
 /** The harness's own limits, which the runtime inherits and (without CAP_SYS_RESOURCE) cannot raise. */
-function hostHardLimit(name: string): number {
+export function hostHardLimit(name: string): number {
   const line = readFileSync('/proc/self/limits', 'utf8')
     .split('\n')
     .find((l) => l.startsWith(name));
@@ -44,7 +44,7 @@ function hostHardLimit(name: string): number {
 }
 
 /** Capability names in the harness's bounding set: a runtime cannot grant more. */
-function hostBoundingSet(): string[] {
+export function hostBoundingSet(): string[] {
   const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
   const mask = BigInt(`0x${hex}`);
   return ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
@@ -351,6 +351,28 @@ export const FEATURES: Feature[] = [
   // terminal
   { name: 'process: terminal false stated', group: 'terminal', apply: (b) => void (b.config.process.terminal = false) },
 ];
+
+/** The feature of FEATURES with this name (throws on a typo). */
+export function featureNamed(name: string): Feature {
+  const feature = FEATURES.find((f) => f.name === name);
+  if (!feature) throw new Error(`no feature named ${JSON.stringify(name)}`);
+  return feature;
+}
+
+/**
+ * cgroup limits the validator reads back (memory, pids, cpu). Used by exec-conformance.test.ts;
+ * kept out of FEATURES so the seeded mixes of conformance.test.ts stay as they are.
+ */
+export const CGROUP_RESOURCES: Feature = {
+  name: 'cgroup resources: memory, pids, cpu',
+  group: 'resources',
+  apply: (b) => {
+    const resources = (b.config.linux.resources ??= {});
+    resources.memory = { limit: 64 * 1024 * 1024, reservation: 32 * 1024 * 1024 };
+    resources.pids = { limit: 64 };
+    resources.cpu = { shares: 512, quota: 50_000, period: 100_000 };
+  },
+};
 
 /** Makes a mix consistent: namespaces that other settings need, and drops what cannot be had. */
 export function finalize(bundle: Bundle): void {

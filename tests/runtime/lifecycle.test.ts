@@ -148,6 +148,19 @@ describe('lifecycle', { timeout: 60_000 }, () => {
     expect(lines[2]).toMatch(/^spec: \d+\.\d+\.\d+/);
   });
 
+  test('kill 0 only checks the container is alive; unknown signals and failed execs are errors as in runc', async () => {
+    const id = env.newId();
+    ok(await env.runtime(['run', '--detach', '--bundle', sleeper(id).dir, id]));
+    ok(await env.runtime(['kill', id, '0']));
+    expect((await env.state(id)).status).toBe('running');
+    const unknown = await env.runtime(['kill', id, 'NOPE']);
+    expect(unknown.code, describeResult(unknown)).not.toBe(0);
+    expect(unknown.stderr).toMatch(/unknown signal/);
+    const failed = await env.runtime(['exec', id, '/no/such/binary']);
+    expect(failed.code, describeResult(failed)).toBe(255);
+    expect(failed.stderr).toMatch(/exec failed/);
+  });
+
   test('list: table, --format json, -q', async () => {
     const created = env.newId('created');
     const running = env.newId('running');

@@ -38,7 +38,11 @@ pub fn dispatch(g: &mut Global, cmd: &str, rest: &[String]) -> CmdResult {
         "list" => list(g, rest),
         "spec" => spec(rest),
         "features" => features(rest),
-        "exec" => exec(g, rest),
+        // runc: "exec failed: …" and status 255 whenever the process could not be started.
+        "exec" => exec(g, rest).or_else(|e| {
+            g.log.error(&format!("exec failed: {e}"));
+            Ok(255)
+        }),
         "ps" => ps(g, rest),
         "pause" => pause(g, rest, true),
         "resume" => pause(g, rest, false),
@@ -184,9 +188,15 @@ fn exec_process(g: &Global, p: &Parsed, id: &str) -> Result<husk_core::spec::Pro
         proc.cwd = cwd.to_string();
     }
     if let Some(u) = p.get("user") {
-        let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
+        // Without ":GID" the process keeps its configured gid, as in runc.
+        let (uid, gid) = match u.split_once(':') {
+            Some((uid, gid)) => (uid, Some(gid)),
+            None => (u, None),
+        };
         proc.user.uid = uid.parse().map_err(|_| format!("invalid --user {u:?}: expected UID[:GID]"))?;
-        proc.user.gid = gid.parse().map_err(|_| format!("invalid --user {u:?}: expected UID[:GID]"))?;
+        if let Some(gid) = gid {
+            proc.user.gid = gid.parse().map_err(|_| format!("invalid --user {u:?}: expected UID[:GID]"))?;
+        }
     }
     for g in p.all("additional-gids") {
         proc.user.additional_gids.push(g.parse().map_err(|_| format!("invalid --additional-gids {g:?}"))?);

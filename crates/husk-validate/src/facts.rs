@@ -1,5 +1,7 @@
 //! What the validator compares against: the bundle's config.json and the harness's host.json
 //! (facts only the host can know: its namespace inodes, marker files, shared mount sources).
+//! As an exec'd process (`--exec PROCESS_JSON`) the process it checks is that file's, not
+//! config.json's `process`; everything else still comes from config.json.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -13,8 +15,16 @@ pub fn validate_dir() -> PathBuf {
 }
 
 pub struct Facts {
+    /// config.json; for an exec, with `process` replaced by the exec'd process.
     pub config: Value,
     pub host: HostFacts,
+    /// Set when the validator was exec'd into a running container rather than being its init.
+    pub exec: Option<ExecFacts>,
+}
+
+pub struct ExecFacts {
+    /// The process.json (path inside the container) the exec'd process is checked against.
+    pub process_path: PathBuf,
 }
 
 #[derive(Debug, Default)]
@@ -32,14 +42,41 @@ pub struct HostFacts {
     /// Mount destinations (or "/" for the rootfs) whose source is a shared mount on the host,
     /// so a slave copy of them must show a master peer group.
     pub shared_sources: Vec<String>,
+    /// For an exec: the init's namespace inode per /proc/<pid>/ns name, as the host read them
+    /// (an exec'd process that is not root may not read /proc/1/ns itself).
+    pub init_namespaces: BTreeMap<String, u64>,
+    /// For an exec into a container without a new pid namespace: the init's pid (the host's).
+    pub init_pid: Option<u32>,
 }
 
 impl Facts {
-    pub fn load(dir: &Path) -> Result<Facts, String> {
-        let config = read_json(&dir.join("config.json"))?;
+    /// `exec`: the exec'd process's process.json, whose content replaces config.json's `process`.
+    pub fn load(dir: &Path, exec: Option<&Path>) -> Result<Facts, String> {
+        let mut config = read_json(&dir.join("config.json"))?;
         let host_path = dir.join("host.json");
         let host = if host_path.exists() { HostFacts::from_json(&read_json(&host_path)?)? } else { HostFacts::default() };
-        Ok(Facts { config, host })
+        let exec = match exec {
+            Some(path) => {
+                let process = read_json(path)?;
+                if !process.is_object() {
+                    return Err(format!("{} is not a process object", path.display()));
+                }
+                let object = config.as_object_mut().ok_or("config.json is not an object")?;
+                object.insert("process".to_string(), process);
+                Some(ExecFacts { process_path: path.to_path_buf() })
+            }
+            None => None,
+        };
+        Ok(Facts { config, host, exec })
+    }
+
+    /// The init's pid as this process sees it: 1 in a new pid namespace, else the host's (its
+    /// pid namespace is the host's then).
+    pub fn init_pid(&self) -> Option<u32> {
+        let new_pid_ns = self.config.pointer("/linux/namespaces").and_then(Value::as_array).into_iter().flatten().any(|ns| {
+            ns.get("type").and_then(Value::as_str) == Some("pid") && ns.get("path").and_then(Value::as_str).is_none_or(str::is_empty)
+        });
+        if new_pid_ns { Some(1) } else { self.host.init_pid }
     }
 }
 
@@ -68,6 +105,11 @@ impl HostFacts {
             files,
             absent_files: strings(v.get("absentFiles")),
             shared_sources: strings(v.get("sharedSources")),
+            init_namespaces: inode_map("initNamespaces")?,
+            init_pid: match v.get("initPid") {
+                None | Some(Value::Null) => None,
+                Some(pid) => Some(pid.as_u64().and_then(|p| u32::try_from(p).ok()).ok_or("host.json initPid is not a pid")?),
+            },
         })
     }
 }
@@ -90,7 +132,8 @@ mod tests {
     fn host_facts_parse_all_fields() {
         let v: Value = serde_json::from_str(
             r#"{"namespaces":{"pid":4026531836},"joinedNamespaces":{"network":7},"noNewPrivs":true,
-               "files":[{"path":"/m","content":"x"}],"absentFiles":["/a"],"sharedSources":["/"]}"#,
+               "files":[{"path":"/m","content":"x"}],"absentFiles":["/a"],"sharedSources":["/"],
+               "initNamespaces":{"net":9},"initPid":42}"#,
         )
         .unwrap();
         let host = HostFacts::from_json(&v).unwrap();
@@ -100,5 +143,21 @@ mod tests {
         assert_eq!(host.files, vec![("/m".to_string(), "x".to_string())]);
         assert_eq!(host.absent_files, vec!["/a"]);
         assert_eq!(host.shared_sources, vec!["/"]);
+        assert_eq!(host.init_namespaces["net"], 9);
+        assert_eq!(host.init_pid, Some(42));
+    }
+
+    #[test]
+    fn exec_process_replaces_the_config_process() {
+        let dir = std::env::temp_dir().join(format!("husk-validate-facts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.json"), r#"{"process":{"cwd":"/"},"hostname":"h"}"#).unwrap();
+        std::fs::write(dir.join("exec.json"), r#"{"cwd":"/tmp"}"#).unwrap();
+        let facts = Facts::load(&dir, Some(&dir.join("exec.json"))).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(facts.config.pointer("/process/cwd").and_then(Value::as_str), Some("/tmp"));
+        assert_eq!(facts.config.get("hostname").and_then(Value::as_str), Some("h"));
+        assert!(facts.exec.is_some());
+        assert_eq!(facts.init_pid(), None);
     }
 }

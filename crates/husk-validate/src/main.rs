@@ -5,6 +5,11 @@
 //! holding this binary, a copy of config.json, and host.json: what only the host knows (its
 //! namespace inodes, marker files, shared mount sources; see `facts::HostFacts`). Each check
 //! runs only when the config specifies what it checks.
+//!
+//! `husk-validate --exec PROCESS_JSON` is the form for a process started by `exec` in a running
+//! container: the process-level checks then use PROCESS_JSON (a path inside the container, the
+//! process the runtime was given) instead of config.json's `process`, and the "exec" checks
+//! compare its namespaces and cgroup with the init's.
 
 mod checks;
 mod facts;
@@ -14,11 +19,23 @@ mod sys;
 
 use report::Report;
 
+use std::path::PathBuf;
+
 fn main() {
     let mut report = Report::new();
-    match facts::Facts::load(&facts::validate_dir()) {
+    let loaded = exec_arg(std::env::args_os().skip(1).collect()).and_then(|exec| facts::Facts::load(&facts::validate_dir(), exec.as_deref()));
+    match loaded {
         Ok(facts) => checks::run_all(&facts, &mut report),
         Err(err) => report.fail("load the bundle's config.json and host.json", &err),
     }
     std::process::exit(report.finish());
+}
+
+/// No arguments (the init), or `--exec PROCESS_JSON`.
+fn exec_arg(args: Vec<std::ffi::OsString>) -> Result<Option<PathBuf>, String> {
+    match args.as_slice() {
+        [] => Ok(None),
+        [flag, path] if flag == "--exec" => Ok(Some(PathBuf::from(path))),
+        _ => Err(format!("usage: husk-validate [--exec PROCESS_JSON], got {args:?}")),
+    }
 }

@@ -18,7 +18,8 @@ const SIGNALS: &[(&str, i32)] = &[
 /// `9`, `KILL`, `SIGKILL`, `kill`, `RTMIN+3` → signal number.
 pub fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
+        // 0 only checks that the process exists (kill -0), as runc allows.
+        if (0..=64).contains(&n) {
             return Ok(n);
         }
         return Err(Error::InvalidArgument(format!("invalid signal {s:?}")));
@@ -42,7 +43,7 @@ pub fn parse_signal(s: &str) -> Result<i32> {
             return Ok(n);
         }
     }
-    Err(Error::InvalidArgument(format!("invalid signal {s:?}")))
+    Err(Error::InvalidArgument(format!("unknown signal {s:?}")))
 }
 
 pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
@@ -85,6 +86,8 @@ mod tests {
         assert_eq!(parse_signal("hup").unwrap(), 1);
         assert_eq!(parse_signal("RTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
         assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("0").is_err());
+        assert_eq!(parse_signal("0").unwrap(), 0);
+        assert!(parse_signal("65").is_err());
+        assert!(parse_signal("-1").is_err());
     }
 }

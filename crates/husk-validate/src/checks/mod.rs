@@ -1,7 +1,9 @@
 //! One module per area of the config; each checks only what the config specifies.
 
 mod capabilities;
+mod cgroup;
 mod devices;
+mod exec;
 mod files;
 mod mounts;
 mod namespaces;
@@ -18,6 +20,8 @@ pub fn run_all(facts: &Facts, report: &mut Report) {
     process::check(facts, report);
     capabilities::check(facts, report);
     namespaces::check(facts, report);
+    exec::check(facts, report);
+    cgroup::check(facts, report);
     root::check(facts, report);
     mounts::check(facts, report);
     devices::check(facts, report);
