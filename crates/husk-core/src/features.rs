@@ -36,8 +36,9 @@ pub fn features() -> Value {
         },
         "annotations": {
             "org.opencontainers.runc.checkpoint.enabled": "false",
-            // v2 device rules need an eBPF program husk does not load yet: said, not hidden.
-            "io.github.husk.cgroup2.devices.enforced": "false",
+            // The runtime-spec's linux.cgroup has no field for it: on cgroup2 (no devices
+            // controller) device rules are an eBPF program husk attaches, or create fails.
+            "io.github.husk.cgroup2.devices.enforced": crate::cgroups::v2_devices_enforced().to_string(),
             "io.github.husk.version": crate::VERSION
         }
     })

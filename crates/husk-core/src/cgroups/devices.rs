@@ -50,23 +50,83 @@ pub fn effective_rules(spec_rules: &[DeviceCgroup], linux_devices: &[Device]) ->
     spec_rules.iter().cloned().chain(defaults.map(|d| allow(d.typ, d.major, d.minor, d.access))).collect()
 }
 
-/// The line written to devices.allow or devices.deny: "c 1:3 rwm", "a *:* rwm".
-pub fn v1_rule_line(rule: &DeviceCgroup) -> Result<String> {
+/// A device type a rule names; `All` ("a") resets the whole list instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum DevType {
+    All,
+    Block,
+    Char,
+}
+
+/// Access bits, with the kernel's values (BPF_DEVCG_ACC_*): mknod, read, write.
+pub(super) const ACC_MKNOD: u8 = 1;
+pub(super) const ACC_READ: u8 = 2;
+pub(super) const ACC_WRITE: u8 = 4;
+pub(super) const ACC_ALL: u8 = ACC_MKNOD | ACC_READ | ACC_WRITE;
+
+/// One linux.resources.devices entry, checked: `None` major/minor is the wildcard `*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Rule {
+    pub allow: bool,
+    pub typ: DevType,
+    pub major: Option<u32>,
+    pub minor: Option<u32>,
+    pub access: u8,
+}
+
+/// Checks a spec rule once for both enforcers (the v1 files and the v2 eBPF program): type
+/// a/b/c (u = c), numbers absent or negative for `*` and at most u32, access non-empty "rwm".
+pub(super) fn parse_rule(rule: &DeviceCgroup) -> Result<Rule> {
     let typ = match rule.typ.as_deref().unwrap_or("a") {
-        "" | "a" => 'a',
-        "c" | "u" => 'c',
-        "b" => 'b',
+        "" | "a" => DevType::All,
+        "c" | "u" => DevType::Char,
+        "b" => DevType::Block,
         other => return Err(Error::spec("linux.resources.devices.type", format!("unknown device type {other:?}"))),
     };
-    let number = |n: Option<i64>| match n {
-        Some(n) if n >= 0 => n.to_string(),
-        _ => "*".to_string(),
+    let number = |field: &str, n: Option<i64>| match n {
+        Some(n) if n > i64::from(u32::MAX) => {
+            Err(Error::spec(format!("linux.resources.devices.{field}"), format!("{n} is out of range")))
+        }
+        Some(n) if n >= 0 => Ok(Some(n as u32)),
+        _ => Ok(None),
     };
-    let access = rule.access.as_deref().unwrap_or("");
-    if access.is_empty() || !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
-        return Err(Error::spec("linux.resources.devices.access", format!("invalid access {access:?}")));
+    let text = rule.access.as_deref().unwrap_or("");
+    let mut access = 0;
+    for c in text.chars() {
+        access |= match c {
+            'r' => ACC_READ,
+            'w' => ACC_WRITE,
+            'm' => ACC_MKNOD,
+            _ => 0xff,
+        };
     }
-    Ok(format!("{typ} {}:{} {access}", number(rule.major), number(rule.minor)))
+    if access == 0 || access > ACC_ALL {
+        return Err(Error::spec("linux.resources.devices.access", format!("invalid access {text:?}")));
+    }
+    Ok(Rule { allow: rule.allow, typ, major: number("major", rule.major)?, minor: number("minor", rule.minor)?, access })
+}
+
+impl std::fmt::Display for Rule {
+    /// The devices.list syntax: "c 1:3 rwm", "a *:* rwm".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let typ = match self.typ {
+            DevType::All => 'a',
+            DevType::Block => 'b',
+            DevType::Char => 'c',
+        };
+        let number = |n: Option<u32>| n.map_or_else(|| "*".to_string(), |n| n.to_string());
+        write!(f, "{typ} {}:{} {}", number(self.major), number(self.minor), access_string(self.access))
+    }
+}
+
+/// Access bits as "rwm" letters, in that order.
+fn access_string(access: u8) -> String {
+    [(ACC_READ, 'r'), (ACC_WRITE, 'w'), (ACC_MKNOD, 'm')].iter().filter(|(bit, _)| access & bit != 0).map(|(_, c)| c).collect()
+}
+
+/// The line written to devices.allow or devices.deny: "c 1:3 rwm", "a *:* rwm".
+pub fn v1_rule_line(rule: &DeviceCgroup) -> Result<String> {
+    parse_rule(rule).map(|r| r.to_string())
 }
 
 #[cfg(test)]

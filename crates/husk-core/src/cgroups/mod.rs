@@ -6,6 +6,7 @@
 //! needs no special case beyond joining both trees, as runc does.
 
 mod devices;
+pub mod devices_bpf;
 mod files;
 mod freezer;
 mod lifecycle;
@@ -61,9 +62,11 @@ pub fn supported_controllers() -> Vec<String> {
     out
 }
 
-/// Device rules on v2 need an eBPF program, which husk does not load yet.
+/// Device rules on cgroup2 are enforced by an eBPF program attached to the container's cgroup
+/// ([`devices_bpf`]); when the kernel refuses it, `create` fails rather than run the container
+/// with its rules unenforced (rootless containers excepted, as in runc).
 pub fn v2_devices_enforced() -> bool {
-    false
+    true
 }
 
 /// One hierarchy's directory for the container, with the mount it lives under.

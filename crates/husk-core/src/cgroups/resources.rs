@@ -74,7 +74,7 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
     }
     match cg.place("devices") {
         Place::V1(dir) => v1::set_devices(dir, &r.devices)?,
-        // v2 needs an eBPF program, which husk does not load (see v2_devices_enforced).
+        // cgroup2 has no devices controller: an eBPF program, attached last (below).
         Place::V2(_) => {}
         Place::Missing if r.devices.is_empty() => {}
         Place::Missing => return Err(not_mounted("devices")),
@@ -150,6 +150,12 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
         if let Some(dir) = cg.unified_dir() {
             v2::set_unified(dir, &r.unified)?;
         }
+    }
+    // The device filter replaces the previous one (on hybrid hosts the v1 controller above does
+    // it whenever mounted). Last, because loading it needs privileges a rootless create lacks:
+    // that create ignores the error, as runc does, and every other limit is in place by then.
+    if let (Place::V2(dir), false) = (cg.place("devices"), r.devices.is_empty()) {
+        super::devices_bpf::apply(dir, &r.devices)?;
     }
     Ok(())
 }

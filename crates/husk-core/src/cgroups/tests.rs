@@ -293,7 +293,8 @@ fn v2_code_path_on_the_real_unified_mount() {
 
     let mut resources = Resources::default();
     resources.unified.insert("cgroup.max.descendants".into(), "7".into());
-    // Device rules cannot be enforced on v2 without eBPF; they must not fail either.
+    // Device rules on v2 are an eBPF program attached to the cgroup (devices_bpf_tests.rs tests
+    // what it enforces).
     resources.devices =
         vec![crate::spec::DeviceCgroup { allow: false, access: Some("rwm".into()), ..Default::default() }];
     let available = read(&mount, "cgroup.controllers");
@@ -303,6 +304,14 @@ fn v2_code_path_on_the_real_unified_mount() {
     }
     cg.apply(&resources).unwrap();
     assert_eq!(read(&path, "cgroup.max.descendants"), "7");
+    let filters = devices_bpf::attached(&path).unwrap();
+    assert_eq!(filters.iter().filter(|p| p.name == devices_bpf::PROG_NAME).count(), 1, "{filters:?}");
+    // Applied again (as `update` would with device rules): replaced, not stacked; none: untouched.
+    cg.apply(&resources).unwrap();
+    cg.apply(&Resources::default()).unwrap();
+    let again = devices_bpf::attached(&path).unwrap();
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_ne!(again[0].id, filters[0].id);
     if !resources.hugepage_limits.is_empty() {
         assert_eq!(read(&path, "hugetlb.2MB.max"), (2u64 << 20).to_string());
         let stats = cg.stats().unwrap();
@@ -609,7 +618,7 @@ fn hierarchy_comes_from_the_dirs_and_paths_use_runc_keys() {
     assert!(matches!(hybrid.place("cpu"), Place::V1(_)));
     assert!(matches!(hybrid.place("hugetlb"), Place::V2(_)));
     assert!(matches!(Cgroup::from_dirs(v1, None).place("hugetlb"), Place::Missing));
-    assert!(!v2_devices_enforced());
+    assert!(v2_devices_enforced());
     assert!(!supported_controllers().is_empty() || detect() == Hierarchy::V1);
 }
 
