@@ -16,10 +16,19 @@ fn parse(rest: &[String], specs: &[FlagSpec]) -> Result<Parsed, String> {
     args::parse(rest, specs, false)
 }
 
-fn id_arg(p: &Parsed, cmd: &str) -> Result<String, String> {
+/// The container id, with runc's argument-count rules: most commands take exactly the id, kill
+/// the id and a signal, exec and ps the id and then a command or ps(1) options.
+pub fn id_arg(p: &Parsed, cmd: &str) -> Result<String, String> {
+    let max = match cmd {
+        "exec" | "ps" => usize::MAX,
+        "kill" => 2,
+        _ => 1,
+    };
     match p.positionals.first() {
+        _ if max == 1 && p.positionals.len() != 1 => Err(format!("\"{cmd}\" requires exactly 1 argument(s)")),
+        None => Err(format!("\"{cmd}\" requires a minimum of 1 argument(s)")),
+        Some(_) if p.positionals.len() > max => Err(format!("\"{cmd}\" requires a maximum of {max} argument(s)")),
         Some(id) => Ok(id.clone()),
-        None => Err(format!("\"{cmd}\" requires a minimum of 1 argument")),
     }
 }
 

@@ -7,7 +7,6 @@ use std::time::Duration;
 use husk_core::container::{self, Event};
 
 use crate::args::{self, flag, opt, FlagSpec};
-use crate::update::exactly_one_id;
 use crate::Global;
 
 const EVENTS_FLAGS: &[FlagSpec] = &[opt(&["interval"]), flag(&["stats"])];
@@ -16,7 +15,7 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 
 pub fn events(g: &mut Global, rest: &[String]) -> Result<i32, String> {
     let p = args::parse(rest, EVENTS_FLAGS, false)?;
-    let id = exactly_one_id(&p, "events")?;
+    let id = crate::commands::id_arg(&p, "events")?;
     let interval_nanos = match p.get("interval") {
         Some(v) => go_duration_nanos(v).ok_or_else(|| format!("invalid value {v:?} for flag -interval: parse error"))?,
         None => DEFAULT_INTERVAL.as_nanos() as i128,

@@ -32,17 +32,9 @@ const UPDATE_FLAGS: &[FlagSpec] = &[
     opt(&["mem-bw-schema"]),
 ];
 
-/// runc's `checkArgs(context, 1, exactArgs)`.
-pub fn exactly_one_id(p: &Parsed, cmd: &str) -> Result<String, String> {
-    match p.positionals.as_slice() {
-        [id] => Ok(id.clone()),
-        _ => Err(format!("\"{cmd}\" requires exactly 1 argument(s)")),
-    }
-}
-
 pub fn update(g: &mut Global, rest: &[String]) -> Result<i32, String> {
     let p = args::parse(rest, UPDATE_FLAGS, false)?;
-    let id = exactly_one_id(&p, "update")?;
+    let id = crate::commands::id_arg(&p, "update")?;
     // runc looks the container up before reading any value, so a missing one is reported first.
     container::load(&g.root, &id).map_err(|e| e.to_string())?;
     let request = match p.get("resources").filter(|r| !r.is_empty()) {
