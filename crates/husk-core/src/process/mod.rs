@@ -79,6 +79,8 @@ pub struct InitPlan {
     pub unshare_cgroupns: bool,
     /// (fd, nstype) pairs the child setns(2)es into, in order.
     pub join: Vec<(RawFd, libc::c_int)>,
+    /// "TYPE PATH" of every namespace joined by path, by nstype, for error messages.
+    pub join_paths: Vec<(libc::c_int, String)>,
     pub userns: bool,
     /// A user namespace to join by path: the clone goes through a first stage (see spawn.rs).
     pub join_user: Option<RawFd>,
@@ -205,6 +207,7 @@ impl InitPlan {
             clone_flags: 0,
             unshare_cgroupns: false,
             join: Vec::new(),
+            join_paths: Vec::new(),
             userns: false,
             join_user: None,
             rootfs: None,
@@ -260,10 +263,16 @@ impl InitPlan {
             match &ns.path {
                 // Joined first by a short-lived stage that then creates the other namespaces
                 // inside it, so they are owned by that user namespace (spawn.rs).
-                Some(p) if ns.typ == "user" => plan.join_user = Some(open_ns_fd(p, &field)?),
+                Some(p) if ns.typ == "user" => {
+                    plan.join_user = Some(open_ns_fd(p, &field)?);
+                    plan.join_paths.push((flag, format!("user {p}")));
+                }
                 // pid and time paths are joined by the parent before the clone (they act on children).
                 Some(_) if ns.typ == "pid" || ns.typ == "time" => {}
-                Some(p) => plan.join.push((open_ns_fd(p, &field)?, flag)),
+                Some(p) => {
+                    plan.join.push((open_ns_fd(p, &field)?, flag));
+                    plan.join_paths.push((flag, format!("{} {p}", ns.typ)));
+                }
                 None if ns.typ == "cgroup" => plan.unshare_cgroupns = true,
                 None if ns.typ == "time" => {}
                 None => plan.clone_flags |= flag,
@@ -311,6 +320,7 @@ impl InitPlan {
             let file = ns_proc_name(&ns.typ);
             let path = format!("/proc/{init_pid}/ns/{file}");
             plan.join.push((open_ns_fd(&path, "container namespace")?, ns_flag(&ns.typ)));
+            plan.join_paths.push((ns_flag(&ns.typ), format!("{} {path}", ns.typ)));
         }
         plan.join.sort_by_key(|(_, f)| join_order(*f));
         plan.add_container_security(container, seccomp_cache)?;

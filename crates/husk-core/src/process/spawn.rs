@@ -356,6 +356,7 @@ fn describe_failure(plan: &InitPlan, step: u32, index: u32, err: i32) -> String 
     let e = errno_text(err);
     let rp = plan.rootfs.as_ref();
     let mount = |i: usize| rp.and_then(|r| r.mounts.get(i)).map(|m| m.describe.clone()).unwrap_or_default();
+    let joined = |flag: libc::c_int| plan.join_paths.iter().find(|(f, _)| *f == flag).map_or_else(|| "?".to_string(), |(_, d)| d.clone());
     match Step::from_u32(step) {
         Some(Step::Mount) => format!("error mounting {}: {e}", mount(i)),
         Some(Step::MountDestination) => format!("error creating mount destination for {}: {e}", mount(i)),
@@ -371,9 +372,9 @@ fn describe_failure(plan: &InitPlan, step: u32, index: u32, err: i32) -> String 
         Some(Step::Chdir) => format!("chdir to cwd ({:?}) set in config.json failed: {e}", plan.cwd.to_string_lossy()),
         Some(Step::FindExecutable) => format!("exec: {:?}: executable file not found in $PATH or not executable: {e}", plan.argv0_display),
         Some(Step::CreateContainerHook) => format!("error running createContainer hook #{i}: {}", crate::hooks::describe_raw_failure(err)),
-        Some(Step::Setns) if i == 99 => format!("error joining the user namespace given by path: {e}"),
+        Some(Step::Setns) if i == 99 => format!("error joining namespace {}: {e}", joined(libc::CLONE_NEWUSER)),
         Some(Step::Setns) if i >= 97 => format!("error creating namespaces inside the joined user namespace: {e}"),
-        Some(Step::Setns) => format!("error joining namespace #{i}: {e}"),
+        Some(Step::Setns) => format!("error joining namespace {}: {e}", plan.join.get(i).map_or_else(|| format!("#{i}"), |(_, f)| joined(*f))),
         Some(Step::Rlimit) => format!("error setting rlimit #{i}: {e}"),
         Some(Step::Console) if i == 5 && err == libc::EPERM => "refusing /dev/console in the rootfs: it is not a regular file or a character device (a symlink?)".to_string(),
         Some(Step::Seccomp) => format!("error loading seccomp filter (step {i}): {e}"),
