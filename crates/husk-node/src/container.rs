@@ -74,8 +74,10 @@ pub fn spawn(args: &Args) -> Result<Job, JsError> {
         let mut opts = CreateOptions::new(&id, PathBuf::from(bundle));
         opts.in_process = true;
         opts.stdio = [slots[0].0, slots[1].0, slots[2].0];
-        // A terminal container sends its pty master over this pair; JS gets the master.
-        let terminal = husk_core::spec::Spec::load(&opts.bundle).ok().and_then(|s| s.process).is_some_and(|p| p.terminal);
+        // config.json is read once here (create takes it as is). A terminal container sends its
+        // pty master over this pair; JS gets the master.
+        opts.spec = husk_core::spec::Spec::load(&opts.bundle).ok();
+        let terminal = opts.spec.as_ref().and_then(|s| s.process.as_ref()).is_some_and(|p| p.terminal);
         let pair = if terminal { Some(husk_core::console::console_pair()?) } else { None };
         opts.console_fd = pair.as_ref().map(|(a, _)| a.as_raw_fd());
         let result = container::create(&root, &opts).and_then(|cs| {
@@ -87,14 +89,17 @@ pub fn spawn(args: &Args) -> Result<Job, JsError> {
         });
         slots.iter().filter(|s| s.2 >= 0).for_each(|s| close(s.2));
         match result {
-            Ok((cs, master)) => to_json(json!({
+            Ok((cs, master)) => {
+                spawned::remember(&root, &cs);
+                to_json(json!({
                 "id": cs.id,
                 "pid": cs.pid,
                 "stdio": slots.iter().map(|s| if s.1 >= 0 { json!(s.1) } else { Value::Null }).collect::<Vec<_>>(),
                 "pty": master,
                 // SAFETY: dup of the master we now own; JS gets both.
                 "ptyWrite": master.map(|m| unsafe { libc::fcntl(m, libc::F_DUPFD_CLOEXEC, 0) }),
-            })),
+            }))
+            }
             Err(e) => {
                 slots.iter().filter(|s| s.1 >= 0).for_each(|s| close(s.1));
                 Err(e)
@@ -135,9 +140,42 @@ pub fn wait(args: &Args) -> Result<Job, JsError> {
         } else {
             (libc::WEXITSTATUS(status), None)
         };
-        let warnings = container::delete(&root, &id, true)?;
+        // The state spawn created is still here unless someone else changed the container.
+        let warnings = match spawned::take(&root, &id).filter(|st| st.pid == pid) {
+            Some(st) => container::delete_exited(&root, &st)?,
+            None => container::delete(&root, &id, true)?,
+        };
         to_json(json!({ "exitCode": code, "signal": signal, "warnings": warnings }))
     }))
+}
+
+/// The state of each container this addon spawned, kept until its `wait` deletes it, so the
+/// delete need not read and parse state.json again (`container::delete_exited` still checks the
+/// file is unchanged).
+mod spawned {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
+    use husk_core::state::{ContainerState, StateRoot};
+
+    /// Containers spawned and never waited for are forgotten past this many.
+    const LIMIT: usize = 4096;
+
+    static STATES: Mutex<Option<HashMap<(PathBuf, String), ContainerState>>> = Mutex::new(None);
+
+    pub fn remember(root: &StateRoot, st: &ContainerState) {
+        let mut map = STATES.lock().unwrap_or_else(|e| e.into_inner());
+        let map = map.get_or_insert_with(HashMap::new);
+        if map.len() >= LIMIT {
+            map.clear();
+        }
+        map.insert((root.path.clone(), st.id.clone()), st.clone());
+    }
+
+    pub fn take(root: &StateRoot, id: &str) -> Option<ContainerState> {
+        STATES.lock().unwrap_or_else(|e| e.into_inner()).as_mut()?.remove(&(root.path.clone(), id.to_string()))
+    }
 }
 
 fn root_id(args: &Args) -> Result<(StateRoot, String), JsError> {
