@@ -7,8 +7,11 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion",
     "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
     "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private",
-    "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
-    "shared", "silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable",
+    "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec", "rnoatime", "rnodev",
+    "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime", "rnosuid", "rnosymfollow", "ro",
+    "rprivate", "rrelatime", "rro", "rrw", "rshared", "rslave", "rstrictatime", "rsuid",
+    "rsymfollow", "runbindable", "rw", "shared", "silent", "slave", "strictatime", "suid",
+    "symfollow", "sync", "unbindable",
 ];
 
 pub const NAMESPACES: &[&str] = &["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"];

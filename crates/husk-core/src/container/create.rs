@@ -229,18 +229,19 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         gid_mappings: &linux.gid_mappings,
     };
     let hooks = spec.hooks.clone().unwrap_or_default();
+    // The hooks of create (prestart, createRuntime, createContainer) run at lifecycle steps 3-5,
+    // after the environment is created (step 2), so the spec's status for them is "created"
+    // ("creating" is step 2 itself). runc 1.1 sends "creating".
     let state_for = |pid: i32| {
         let mut s = cs.clone();
         s.pid = pid;
-        crate::container::hook_state(&s, Status::Creating)
+        crate::container::hook_state(&s, Status::Created)
     };
-    // The child gets both documents its hooks see: createContainer "creating", startContainer "created".
+    // The child gets the documents its hooks see: createContainer's, then startContainer's.
     let child_states = |pid: i32| {
-        let mut s = cs.clone();
-        s.pid = pid;
-        let mut v = crate::container::hook_state(&s, Status::Creating);
+        let mut v = state_for(pid);
         v.push(0);
-        v.extend(crate::container::hook_state(&s, Status::Created));
+        v.extend(state_for(pid));
         v
     };
     let spawned = if opts.in_process {

@@ -175,8 +175,8 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             }
             0
         };
-        // The parent sends the hooks' state as "creating" and "created" documents, NUL-separated.
-        let (creating_state, created_state) = split_states(&state_buf[..state_len]);
+        // The parent sends the state documents of createContainer and startContainer, NUL-separated.
+        let (create_state, created_state) = split_states(&state_buf[..state_len]);
         if fds.sync >= 0 && plan.userns {
             // Become the namespace's root now that the maps exist, so files we create are owned
             // by a mapped id (else EOVERFLOW).
@@ -214,7 +214,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
                 }
             }
             for (i, h) in plan.create_container_hooks.iter().enumerate() {
-                h.run_raw(creating_state, trampoline_fd(plan)).map_err(|e| Fail::new(Step::CreateContainerHook, i, e))?;
+                h.run_raw(create_state, trampoline_fd(plan)).map_err(|e| Fail::new(Step::CreateContainerHook, i, e))?;
             }
             rootfs::finish_rootfs(rp)?;
         }
@@ -262,6 +262,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             caps::apply_bounding(c, plan.last_cap).map_err(|e| Fail::new(Step::Capabilities, 0, e))?;
             check(libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0), Step::Capabilities, 1)?;
         }
+        fix_stdio_owner(plan.uid);
         let r = libc::syscall(libc::SYS_setgroups, plan.additional_gids.len(), plan.additional_gids.as_ptr()) as c_int;
         // In a user namespace with setgroups denied, an empty list is all we wanted anyway.
         if r != 0 && !(plan.additional_gids.is_empty() && errno() == libc::EPERM) {
@@ -346,6 +347,26 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
         msg.push_bytes(b"husk-runtime: exec ").push_bytes(exe.to_bytes()).push_bytes(b": errno ").push_num(e as u64).push_bytes(b"\n");
         write_all_raw(2, msg.as_cstr().to_bytes());
         libc::_exit(127);
+    }
+}
+
+/// Gives stdio (pipes, files, the pty) to the process's user before it becomes that user, so it
+/// can reopen /dev/stdout or /proc/self/fd/N; the group stays (devpts' tty group), /dev/null is
+/// left alone, and an fd we may not chown (unmapped owner, read-only fs) is left as it is — as
+/// runc's fixStdioPermissions.
+fn fix_stdio_owner(uid: u32) {
+    for fd in 0..3 {
+        // SAFETY: zeroed stat is a valid out-parameter; fstat/fchown on fds 0-2.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(fd, &mut st) != 0 || st.st_uid == uid {
+                continue;
+            }
+            if st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3) {
+                continue;
+            }
+            libc::fchown(fd, uid, st.st_gid);
+        }
     }
 }
 
@@ -446,7 +467,6 @@ fn setup_console(plan: &InitPlan, sock: c_int) -> ChildResult {
             libc::close(target);
             check(r, Step::Console, 5)?;
         }
-        libc::fchown(slave, plan.uid, plan.gid);
         libc::setsid();
         check(libc::ioctl(slave, libc::TIOCSCTTY, 0), Step::Console, 6)?;
         for target in 0..3 {

@@ -40,6 +40,9 @@ pub struct MountStep {
     pub propagation: Vec<c_ulong>,
     /// Bind mounts apply ro/nosuid/… with a second, remounting call.
     pub remount_flags: Option<c_ulong>,
+    /// Recursive attributes (`rro`, `rnosuid`…) set and cleared with mount_setattr(AT_RECURSIVE).
+    pub rec_attr_set: u64,
+    pub rec_attr_clr: u64,
     /// Create the destination as a file (bind of a non-directory) rather than a directory.
     pub dest_is_file: bool,
     /// For cgroup mounts: (subdir name, source, fstype, data) per hierarchy.
@@ -307,6 +310,8 @@ fn plan_mount(i: usize, m: &Mount, input: &PlanInput) -> Result<MountStep> {
         data: cstring(&opts.data)?,
         propagation: opts.propagation,
         remount_flags,
+        rec_attr_set: opts.rec_attr_set,
+        rec_attr_clr: opts.rec_attr_clr,
         dest_is_file,
         cgroup_parts,
         describe: format!("{} ({}) to {}", if source.is_empty() { "none" } else { source.as_str() }, if typ.is_empty() { "bind" } else { typ.as_str() }, m.destination),

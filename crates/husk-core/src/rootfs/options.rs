@@ -39,6 +39,41 @@ const FLAGS: &[(&str, bool, c_ulong)] = &[
 
 pub const MS_NOSYMFOLLOW: c_ulong = 256;
 
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// The access-time setting is one field of these bits, not independent flags.
+pub const MOUNT_ATTR__ATIME: u64 = 0x70;
+const MOUNT_ATTR_RELATIME: u64 = 0x0;
+const MOUNT_ATTR_NOATIME: u64 = 0x10;
+const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x20_0000;
+
+/// runc's recursive options (mount_setattr(2) with AT_RECURSIVE on the mount and everything
+/// below it): (name, clears the attribute instead of setting it, attribute).
+const RECURSIVE: &[(&str, bool, u64)] = &[
+    ("rro", false, MOUNT_ATTR_RDONLY),
+    ("rrw", true, MOUNT_ATTR_RDONLY),
+    ("rnosuid", false, MOUNT_ATTR_NOSUID),
+    ("rsuid", true, MOUNT_ATTR_NOSUID),
+    ("rnodev", false, MOUNT_ATTR_NODEV),
+    ("rdev", true, MOUNT_ATTR_NODEV),
+    ("rnoexec", false, MOUNT_ATTR_NOEXEC),
+    ("rexec", true, MOUNT_ATTR_NOEXEC),
+    ("rnodiratime", false, MOUNT_ATTR_NODIRATIME),
+    ("rdiratime", true, MOUNT_ATTR_NODIRATIME),
+    ("rrelatime", false, MOUNT_ATTR_RELATIME),
+    ("rnorelatime", true, MOUNT_ATTR_RELATIME),
+    ("rnoatime", false, MOUNT_ATTR_NOATIME),
+    ("ratime", true, MOUNT_ATTR_NOATIME),
+    ("rstrictatime", false, MOUNT_ATTR_STRICTATIME),
+    ("rnostrictatime", true, MOUNT_ATTR_STRICTATIME),
+    ("rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW),
+    ("rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW),
+];
+
 /// The propagation flag named by a mount option or `linux.rootfsPropagation`.
 pub fn propagation_flag(name: &str) -> Option<c_ulong> {
     Some(match name {
@@ -60,6 +95,9 @@ pub struct ParsedOptions {
     pub propagation: Vec<c_ulong>,
     pub data: String,
     pub bind: bool,
+    /// mount_setattr attributes to set and clear recursively (`rro`, `rnosuid`…); both 0: none.
+    pub rec_attr_set: u64,
+    pub rec_attr_clr: u64,
 }
 
 pub fn parse(options: &[String]) -> ParsedOptions {
@@ -76,6 +114,16 @@ pub fn parse(options: &[String]) -> ParsedOptions {
             p.propagation.push(f);
         } else if let Some((_, clear, f)) = FLAGS.iter().find(|(n, _, _)| n == o) {
             if *clear { p.flags &= !f } else { p.flags |= f }
+        } else if let Some((_, clear, a)) = RECURSIVE.iter().find(|(n, _, _)| n == o) {
+            if *clear {
+                p.rec_attr_clr |= a;
+            } else {
+                p.rec_attr_set |= a;
+                // An access-time choice replaces the whole atime field (mount_setattr(2)).
+                if a & MOUNT_ATTR__ATIME == *a {
+                    p.rec_attr_clr |= MOUNT_ATTR__ATIME;
+                }
+            }
         } else if o == "tmpcopyup" || o == "idmap" || o == "ridmap" {
             // Options runc understands that change nothing the kernel sees here.
         } else {
@@ -102,5 +150,7 @@ mod tests {
         let b = parse(&["rbind".to_string(), "ro".to_string()]);
         assert!(b.bind);
         assert_eq!(b.flags, libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY);
+        let r = parse(&["rbind".to_string(), "rro".to_string(), "rnoatime".to_string(), "rsuid".to_string()]);
+        assert_eq!((r.rec_attr_set, r.rec_attr_clr, r.data.as_str()), (0x1 | 0x10, MOUNT_ATTR__ATIME | 0x2, ""));
     }
 }

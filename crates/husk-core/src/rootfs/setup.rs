@@ -248,6 +248,13 @@ fn do_mount(rootfd: c_int, m: &MountStep, userns: bool) -> Result<(), (Step, i32
     if let Some(f) = m.remount_flags {
         remount(rootfd, &m.dest, f).map_err(|e| (Step::RemountBind, e))?;
     }
+    if m.rec_attr_set != 0 || m.rec_attr_clr != 0 {
+        let attr = MountAttr { attr_set: m.rec_attr_set, attr_clr: m.rec_attr_clr, ..MountAttr::default() };
+        let fd = open_in_root(rootfd, &m.dest, libc::O_PATH).map_err(|e| (Step::RemountBind, e))?;
+        let r = mount_setattr_recursive(fd, attr);
+        close(fd);
+        r.map_err(|e| (Step::RemountBind, e))?;
+    }
     for p in &m.propagation {
         let fd = open_in_root(rootfd, &m.dest, libc::O_PATH).map_err(|e| (Step::MountPropagation, e))?;
         let r = mount_on_fd(ptr::null(), fd, ptr::null(), *p, ptr::null());
@@ -495,6 +502,19 @@ pub fn protect_paths(plan: &RootfsPlan) -> ChildResult {
 }
 
 fn mask_and_protect(plan: &RootfsPlan, root: c_int) -> ChildResult {
+    // Read-only paths first, then masks, in runc's order (mountinfo lists them so).
+    for (i, p) in plan.readonly.iter().enumerate() {
+        let fd = match open_in_root(root, p, libc::O_PATH) {
+            Ok(fd) => fd,
+            Err(libc::ENOENT) => continue,
+            Err(e) => return Err(Fail::new(Step::ReadonlyPath, i, e)),
+        };
+        let src = CPathBuf::proc_fd(fd);
+        let r = mount_on_fd(src.as_ptr(), fd, ptr::null(), libc::MS_BIND | libc::MS_REC, ptr::null());
+        close(fd);
+        r.map_err(|e| Fail::new(Step::ReadonlyPath, i, e))?;
+        remount(root, p, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY).map_err(|e| Fail::new(Step::ReadonlyPath, i, e))?;
+    }
     let mut null_fd = -1;
     for (i, p) in plan.masked.iter().enumerate() {
         let fd = match open_in_root(root, p, libc::O_PATH) {
@@ -520,18 +540,6 @@ fn mask_and_protect(plan: &RootfsPlan, root: c_int) -> ChildResult {
     }
     if null_fd >= 0 {
         close(null_fd);
-    }
-    for (i, p) in plan.readonly.iter().enumerate() {
-        let fd = match open_in_root(root, p, libc::O_PATH) {
-            Ok(fd) => fd,
-            Err(libc::ENOENT) => continue,
-            Err(e) => return Err(Fail::new(Step::ReadonlyPath, i, e)),
-        };
-        let src = CPathBuf::proc_fd(fd);
-        let r = mount_on_fd(src.as_ptr(), fd, ptr::null(), libc::MS_BIND | libc::MS_REC, ptr::null());
-        close(fd);
-        r.map_err(|e| Fail::new(Step::ReadonlyPath, i, e))?;
-        remount(root, p, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY).map_err(|e| Fail::new(Step::ReadonlyPath, i, e))?;
     }
     Ok(())
 }
