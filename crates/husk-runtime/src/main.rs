@@ -1,4 +1,10 @@
 //! husk-runtime: a drop-in runc. Same subcommands, flags, exit codes and JSON.
+//!
+//! `no_main`: every containerd call is a new process, and std's start-up (finding the main
+//! thread's stack through /proc/self/maps, an alternate signal stack and SIGSEGV/SIGBUS handlers
+//! for stack-overflow reports) is a dozen syscalls per call that the runtime does not need.
+//! `main` below keeps the two parts that matter: SIGPIPE ignored and fds 0-2 always open.
+#![no_main]
 
 mod args;
 mod commands;
@@ -89,7 +95,35 @@ fn split_global(argv: &[String]) -> (Vec<String>, Option<String>, Vec<String>) {
     (argv[..i].to_vec(), argv.get(i).cloned(), argv.get(i + 1..).map(|s| s.to_vec()).unwrap_or_default())
 }
 
-fn main() {
+/// The C entry point; glibc has already run std's argument capture (.init_array).
+#[no_mangle]
+pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    startup();
+    run_main();
+    0
+}
+
+/// What std's runtime would do that matters here: fds 0-2 exist (a closed one is reopened on
+/// /dev/null, so no file we open takes its number) and SIGPIPE is ignored (a closed pipe is an
+/// EPIPE error, not death).
+fn startup() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd { fd, events: 0, revents: 0 });
+    // SAFETY: poll over a stack array; open/dup2 of /dev/null; signal(2) with SIG_IGN.
+    unsafe {
+        if libc::poll(fds.as_mut_ptr(), 3, 0) >= 0 {
+            for p in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 && null != p.fd {
+                    libc::dup2(null, p.fd);
+                    libc::close(null);
+                }
+            }
+        }
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+fn run_main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let (gargs, cmd, rest) = split_global(&argv);
     let g = match args::parse(&gargs, GLOBAL_FLAGS, false) {
