@@ -89,6 +89,28 @@ describe('Runtime (Node API)', () => {
     await p.wait();
   });
 
+  it('updates a running container\'s limits and streams its events', async () => {
+    const id = uid();
+    const p = await rt.spawn(id, bundle(['sleep', '1000']), { stdio: ['ignore', 'ignore', 'ignore'] });
+    const { warnings } = await rt.update(id, { memory: { limit: 64 << 20 }, pids: { limit: 42 } });
+    expect(warnings).toEqual([]);
+    // Read back from inside, through the container's own cgroup mount (v1 or v2 file names).
+    const read = async (v1: string, v2: string) =>
+      (await rt.exec(id, ['sh', '-c', `cat /sys/fs/cgroup/${v1} 2>/dev/null || cat /sys/fs/cgroup/${v2}`])).stdout.trim();
+    expect(await read('memory/memory.limit_in_bytes', 'memory.max')).toBe(String(64 << 20));
+    expect(await read('pids/pids.max', 'pids.max')).toBe('42');
+    await expect(rt.update(id, { memory: { limit: 'lots' } } as never)).rejects.toMatchObject({ code: 'EINVAL_ARGUMENT' });
+
+    const events = rt.events(id, { intervalMs: 100 });
+    const first = await events.next();
+    expect(first.value).toMatchObject({ type: 'stats', id, data: { pids: { current: 1 } } });
+    await events.return(undefined);
+    await rt.kill(id, 'KILL');
+    await p.wait();
+    // The stream of a container that is gone ends with runc's error.
+    await expect(rt.events(id).next()).rejects.toMatchObject({ code: 'ENOTFOUND_CONTAINER' });
+  });
+
   it('gives a terminal container its pty master as a stream', async () => {
     const id = uid();
     const p = await rt.spawn(id, bundle(['sh'], (c) => (c.process.terminal = true)), { stdio: [null, null, null] });

@@ -4,5 +4,5 @@ export { ErrorCode, ExitCode, HuskError, errorCodeOf, exitCodeFor, isHuskError, 
 /** The native core's version and its runtime-spec features document. */
 export { version, features } from './runtime/addon.js';
 export { Runtime, runtimeBinary, DEFAULT_STATE_ROOT } from './runtime/container.js';
-export type { ContainerProcess, ContainerState, ExitStatus, RunResult, ProcessResult, StdioSlot } from './runtime/container.js';
+export type { ContainerProcess, ContainerState, ExitStatus, RunResult, ProcessResult, RuntimeEvent, StdioSlot } from './runtime/container.js';
 export * from './image/index.js';

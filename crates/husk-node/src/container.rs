@@ -224,6 +224,17 @@ pub fn pause(args: &Args) -> Result<Job, JsError> {
     Ok(job(move || container::pause(&root, &id).map(|_| "null".into())))
 }
 
+/// `update(root, id, resources): Promise<{warnings}>` — runc's `update --resources`: the given
+/// linux.resources fields (JSON, runtime-spec names) applied to the running container's cgroup
+/// and kept in its state.
+pub fn update(args: &Args) -> Result<Job, JsError> {
+    let (root, id) = root_id(args)?;
+    let value = args.json(2, "resources")?;
+    let resources: husk_core::spec::Resources =
+        serde_json::from_value(value).map_err(|e| JsError::new("EINVAL_ARGUMENT", format!("argument resources: {e}")))?;
+    Ok(job(move || to_json(json!({ "warnings": container::update(&root, &id, &resources)? }))))
+}
+
 /// `resume(root, id): Promise<null>`
 pub fn resume(args: &Args) -> Result<Job, JsError> {
     let (root, id) = root_id(args)?;

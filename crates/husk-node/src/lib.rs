@@ -30,6 +30,7 @@ static EXPORTS: &[Export] = &[
     Export::Promise(c"resume", container::resume),
     Export::Promise(c"ps", container::ps),
     Export::Promise(c"stats", container::stats),
+    Export::Promise(c"update", container::update),
     // Test-only hooks: they pin error mapping, panic catching and running off the event loop.
     Export::Promise(c"__rejectForTest", reject_for_test),
     Export::Promise(c"__echoForTest", echo_for_test),

@@ -19,10 +19,18 @@ import { fileURLToPath } from 'node:url';
 import { HuskError } from '../errors.js';
 import { loadAddon } from './addon.js';
 import type { ContainerState, StdioSlot } from './native.js';
+import type { Resources } from '../spec/runtime-spec.js';
 
 export type { ContainerState, StdioSlot } from './native.js';
 
 export const DEFAULT_STATE_ROOT = '/run/husk';
+
+/** One line of `events`: runc's schema (stats data as `events --stats` prints it). */
+export interface RuntimeEvent {
+  type: 'stats' | 'oom' | string;
+  id: string;
+  data?: Record<string, unknown>;
+}
 
 export interface ExitStatus {
   exitCode: number;
@@ -213,6 +221,42 @@ export class Runtime {
 
   stats(id: string): Promise<Record<string, unknown>> {
     return loadAddon().stats(this.root, id);
+  }
+
+  /** Changes a running container's limits (runc `update --resources`): runtime-spec
+   *  linux.resources fields, e.g. `{ memory: { limit: 64 << 20 }, pids: { limit: 32 } }`. */
+  update(id: string, resources: Resources): Promise<{ warnings: string[] }> {
+    return loadAddon().update(this.root, id, resources as Record<string, unknown>);
+  }
+
+  /**
+   * The container's events as runc's `events` streams them: `{type: "stats", id, data}` every
+   * `intervalMs` and `{type: "oom", id}` when the kernel OOM-kills in it; ends when the container
+   * stops. A long-lived stream, so it runs in husk-runtime rather than on a pool thread; leaving
+   * the loop early stops it.
+   */
+  async *events(id: string, options: { intervalMs?: number } = {}): AsyncGenerator<RuntimeEvent> {
+    const interval = `${Math.max(1, Math.round(options.intervalMs ?? 5000))}ms`;
+    const child = spawnChild(this.binary, ['--root', this.root, 'events', '--interval', interval, id], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+    let buffered = '';
+    try {
+      for await (const chunk of child.stdout) {
+        buffered += (chunk as Buffer).toString();
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (line) yield JSON.parse(line) as RuntimeEvent;
+        }
+      }
+      const code = await exited;
+      if (code !== 0) throw runtimeError('events', id, stderr.trim() || `husk-runtime exited with ${code}`);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    }
   }
 
   private invoke(args: string[], input: string | 'ignore'): Promise<ProcessResult> {

@@ -69,6 +69,8 @@ export interface NativeAddon {
   resume(root: string, id: string): Promise<null>;
   ps(root: string, id: string): Promise<number[]>;
   stats(root: string, id: string): Promise<Record<string, unknown>>;
+  /** linux.resources fields (runtime-spec names) applied to a running container. */
+  update(root: string, id: string, resources: Record<string, unknown>): Promise<{ warnings: string[] }>;
 
   /** Test-only: rejects with husk-core's NotFound error (`ENOTFOUND_CONTAINER`). */
   __rejectForTest(id: string): Promise<never>;
