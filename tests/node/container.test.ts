@@ -58,6 +58,28 @@ describe('Runtime (Node API)', () => {
     expect(r).toMatchObject({ exitCode: 7, stdout: 'out\n', stderr: 'err\n', signal: null });
   });
 
+  it('run captures large output whole, a terminal config\'s output through its pty, and does not wait for a daemon left holding stdout', async () => {
+    const big = await rt.run(uid(), bundle(['sh', '-c', 'head -c 1000000 /dev/zero | tr "\\0" x; echo; echo done >&2']));
+    expect(big.exitCode).toBe(0);
+    expect(big.stdout.length).toBe(1_000_001);
+    expect(big.stdout.slice(0, 3)).toBe('xxx');
+    expect(big.stderr).toBe('done\n');
+
+    const tty = await rt.run(uid(), bundle(['sh', '-c', 'tty; exit 3'], (c) => (c.process.terminal = true)));
+    expect(tty.exitCode).toBe(3);
+    expect(tty.stdout).toMatch(/\/dev\/(console|pts\/\d+)/);
+
+    // Without a pid namespace the init's exit does not kill its background child, which keeps
+    // the stdout pipe open: run returns when the init exits.
+    const started = Date.now();
+    const daemon = await rt.run(
+      uid(),
+      bundle(['sh', '-c', 'sleep 3 & echo parent'], (c) => (c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid'))),
+    );
+    expect(daemon).toMatchObject({ exitCode: 0, stdout: 'parent\n' });
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+
   it('passes stdin through', async () => {
     const r = await rt.run(uid(), bundle(['sh', '-c', 'read line; echo "got $line"']), { input: 'hello\n' });
     expect(r.stdout).toBe('got hello\n');

@@ -113,6 +113,106 @@ pub fn spawn(args: &Args) -> Result<Job, JsError> {
 /// container's whole life, so it gets its own thread instead of one of libuv's pool threads.
 /// Like a live `child_process`, a pending wait keeps Node running until the container exits.
 pub fn wait(args: &Args) -> Result<Job, JsError> {
+    let (root, id, pid) = wait_args(args)?;
+    Ok(job(move || {
+        let (code, signal, warnings) = reap_and_delete(&root, &id, pid)?;
+        to_json(json!({ "exitCode": code, "signal": signal, "warnings": warnings }))
+    }))
+}
+
+/// `waitCapture(root, id, pid, stdoutFd, stderrFd): Promise<{exitCode, signal, warnings,
+/// stdout, stderr}>` — `wait` that also reads the container's stdout and stderr pipes (the JS ends
+/// spawn returned; this takes them over and closes them) on the same thread, until the init
+/// exits, so `Runtime.run` needs no JS streams. What is still buffered when it exits is read too.
+pub fn wait_capture(args: &Args) -> Result<Job, JsError> {
+    let (root, id, pid) = wait_args(args)?;
+    let fd = |i: usize, name: &str| -> Result<RawFd, JsError> {
+        let n = args.number(i, name)?;
+        if n.fract() != 0.0 || !(0.0..=f64::from(i32::MAX)).contains(&n) {
+            return Err(Error::InvalidArgument(format!("argument {name}: {n} is not a file descriptor")).into());
+        }
+        Ok(n as RawFd)
+    };
+    let (out, err) = (fd(3, "stdoutFd")?, fd(4, "stderrFd")?);
+    Ok(job(move || {
+        let captured = capture(pid, [out, err]);
+        [out, err].into_iter().for_each(close);
+        let [stdout, stderr] = captured?;
+        let (code, signal, warnings) = reap_and_delete(&root, &id, pid)?;
+        to_json(json!({
+            "exitCode": code,
+            "signal": signal,
+            "warnings": warnings,
+            "stdout": String::from_utf8_lossy(&stdout),
+            "stderr": String::from_utf8_lossy(&stderr),
+        }))
+    }))
+}
+
+/// Reads both fds until both are at EOF or the process has exited (a pidfd says so), then what
+/// they still hold without blocking: a daemon the container left holding a pipe cannot hang us.
+fn capture(pid: i32, fds: [RawFd; 2]) -> husk_core::Result<[Vec<u8>; 2]> {
+    let mut bufs = [Vec::new(), Vec::new()];
+    // SAFETY: pidfd_open of our own child; fcntl on fds the caller handed over.
+    let pidfd = unsafe {
+        for fd in fds {
+            let fl = libc::fcntl(fd, libc::F_GETFL);
+            libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+        }
+        libc::syscall(libc::SYS_pidfd_open, pid, 0) as RawFd
+    };
+    let mut open = [true, true];
+    let mut exited = pidfd < 0;
+    while open.iter().any(|o| *o) && !exited {
+        let mut p = [
+            libc::pollfd { fd: if open[0] { fds[0] } else { -1 }, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: if open[1] { fds[1] } else { -1 }, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: poll over a stack array.
+        if unsafe { libc::poll(p.as_mut_ptr(), 3, -1) } < 0 {
+            if husk_core::util::errno() == libc::EINTR {
+                continue;
+            }
+            close(pidfd);
+            return Err(Error::sys("poll the container's output"));
+        }
+        for i in 0..2 {
+            if p[i].revents != 0 {
+                open[i] = drain(fds[i], &mut bufs[i]);
+            }
+        }
+        exited = p[2].revents != 0;
+    }
+    if pidfd >= 0 {
+        close(pidfd);
+    }
+    for i in 0..2 {
+        if open[i] {
+            drain(fds[i], &mut bufs[i]);
+        }
+    }
+    Ok(bufs)
+}
+
+/// Reads what `fd` has without blocking; false at EOF or on an error.
+fn drain(fd: RawFd, buf: &mut Vec<u8>) -> bool {
+    let mut chunk = [0u8; 16384];
+    loop {
+        // SAFETY: read into a stack buffer.
+        let n = unsafe { libc::read(fd, chunk.as_mut_ptr() as *mut libc::c_void, chunk.len()) };
+        match n {
+            0 => return false,
+            n if n > 0 => buf.extend_from_slice(&chunk[..n as usize]),
+            _ => {
+                let e = husk_core::util::errno();
+                return e == libc::EAGAIN || e == libc::EINTR;
+            }
+        }
+    }
+}
+
+fn wait_args(args: &Args) -> Result<(StateRoot, String, i32), JsError> {
     let root = StateRoot::new(args.string(0, "root")?);
     let id = args.string(1, "id")?;
     let pid = args.number(2, "pid")?;
@@ -122,31 +222,33 @@ pub fn wait(args: &Args) -> Result<Job, JsError> {
         let msg = format!("argument pid: {pid} is not a process id");
         return Err(Error::InvalidArgument(msg).into());
     }
-    let pid = pid as i32;
-    Ok(job(move || {
-        let mut status = 0;
-        loop {
-            // SAFETY: waitpid on the one pid this addon cloned (pid > 0, never -1 or 0).
-            let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-            if r == pid {
-                break;
-            }
-            if r < 0 && husk_core::util::errno() != libc::EINTR {
-                return Err(Error::sys(format!("wait for container process {pid}")));
-            }
+    Ok((root, id, pid as i32))
+}
+
+/// Reaps the container's init (our child) and deletes the container: (exit code, signal, warnings).
+fn reap_and_delete(root: &StateRoot, id: &str, pid: i32) -> husk_core::Result<(i32, Option<i32>, Vec<String>)> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid on the one pid this addon cloned (pid > 0, never -1 or 0).
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
         }
-        let (code, signal) = if libc::WIFSIGNALED(status) {
-            (128 + libc::WTERMSIG(status), Some(libc::WTERMSIG(status)))
-        } else {
-            (libc::WEXITSTATUS(status), None)
-        };
-        // The state spawn created is still here unless someone else changed the container.
-        let warnings = match spawned::take(&root, &id).filter(|st| st.pid == pid) {
-            Some(st) => container::delete_exited(&root, &st)?,
-            None => container::delete(&root, &id, true)?,
-        };
-        to_json(json!({ "exitCode": code, "signal": signal, "warnings": warnings }))
-    }))
+        if r < 0 && husk_core::util::errno() != libc::EINTR {
+            return Err(Error::sys(format!("wait for container process {pid}")));
+        }
+    }
+    let (code, signal) = if libc::WIFSIGNALED(status) {
+        (128 + libc::WTERMSIG(status), Some(libc::WTERMSIG(status)))
+    } else {
+        (libc::WEXITSTATUS(status), None)
+    };
+    // The state spawn created is still here unless someone else changed the container.
+    let warnings = match spawned::take(root, id).filter(|st| st.pid == pid) {
+        Some(st) => container::delete_exited(root, &st)?,
+        None => container::delete(root, id, true)?,
+    };
+    Ok((code, signal, warnings))
 }
 
 /// The state of each container this addon spawned, kept until its `wait` deletes it, so the

@@ -21,6 +21,7 @@ static EXPORTS: &[Export] = &[
     Export::Promise(c"unpackLayer", image::unpack_layer),
     Export::Promise(c"spawn", container::spawn),
     Export::Thread(c"wait", container::wait),
+    Export::Thread(c"waitCapture", container::wait_capture),
     Export::Promise(c"start", container::start),
     Export::Promise(c"state", container::state),
     Export::Promise(c"list", container::list),

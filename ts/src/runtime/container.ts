@@ -109,13 +109,14 @@ function ptyStream(fds: [number, number] | null): Duplex | null {
   return duplex;
 }
 
-function collect(stream: Socket | null): Promise<string> {
-  if (!stream) return Promise.resolve('');
+function collect(stream: Duplex): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    const done = () => resolve(Buffer.concat(chunks).toString());
     stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EIO' ? resolve(Buffer.concat(chunks).toString()) : reject(e)));
-    stream.on('close', () => resolve(Buffer.concat(chunks).toString()));
+    stream.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EIO' ? done() : reject(e)));
+    stream.on('end', done);
+    stream.on('close', done);
   });
 }
 
@@ -147,10 +148,19 @@ export class Runtime {
 
   /** Runs a container to completion and returns its exit code and output. */
   async run(id: string, bundle: string, options: { input?: string | Buffer } = {}): Promise<RunResult> {
-    const p = await this.spawn(id, bundle, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    if (p.stdin && options.input !== undefined) p.stdin.end(options.input);
-    const [stdout, stderr, status] = await Promise.all([collect(p.stdout), collect(p.stderr), p.wait()]);
-    return { ...status, stdout, stderr };
+    const addon = loadAddon();
+    const s = await addon.spawn({ root: this.root, id, bundle, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (s.stdio[0] !== null && s.stdio[0] !== undefined && options.input !== undefined) socketFor(s.stdio[0], 'w')?.end(options.input);
+    // A terminal config has no pipes: its output (stdout and stderr alike) is the pty's.
+    if (s.pty !== null) {
+      const pty = ptyStream([s.pty, s.ptyWrite ?? s.pty])!;
+      const [stdout, { exitCode, signal }] = await Promise.all([collect(pty), addon.wait(this.root, id, s.pid)]);
+      pty.destroy();
+      return { exitCode, signal, stdout, stderr: '' };
+    }
+    // The output is read by the addon's wait thread: no JS streams per container.
+    const r = await addon.waitCapture(this.root, id, s.pid, s.stdio[1] ?? -1, s.stdio[2] ?? -1);
+    return { exitCode: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
   }
 
   /** `husk-runtime create`: the container waits for `start`; it outlives this process. */

@@ -60,6 +60,14 @@ export interface NativeAddon {
   features(): Promise<Features>;
   spawn(options: { root: string; id: string; bundle: string; stdio?: StdioSlot[] }): Promise<NativeSpawned>;
   wait(root: string, id: string, pid: number): Promise<{ exitCode: number; signal: number | null; warnings: string[] }>;
+  /** wait that reads (and closes) the JS ends of stdout/stderr pipes on the same native thread. */
+  waitCapture(
+    root: string,
+    id: string,
+    pid: number,
+    stdoutFd: number,
+    stderrFd: number,
+  ): Promise<{ exitCode: number; signal: number | null; warnings: string[]; stdout: string; stderr: string }>;
   start(root: string, id: string): Promise<{ warnings: string[] }>;
   state(root: string, id: string): Promise<ContainerState>;
   list(root: string): Promise<ContainerState[]>;
