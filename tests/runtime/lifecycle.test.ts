@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest';
 import type { Bundle } from '../helpers/bundle.js';
 import { useRuntimeEnv, type ContainerState } from '../helpers/env.js';
 import { cgroupDirs, containerProcesses, processAlive, waitGone } from '../helpers/leaks.js';
+import { isRunc } from '../helpers/paths.js';
 import { describeResult, type RuntimeResult } from '../helpers/runtime.js';
 
 const STATE_FIELDS = ['ociVersion', 'id', 'pid', 'status', 'bundle', 'rootfs', 'created', 'owner', 'annotations'];
@@ -159,6 +160,17 @@ describe('lifecycle', { timeout: 60_000 }, () => {
     const failed = await env.runtime(['exec', id, '/no/such/binary']);
     expect(failed.code, describeResult(failed)).toBe(255);
     expect(failed.stderr).toMatch(/exec failed/);
+  });
+
+  test('checkpoint and restore fail clearly (no CRIU support, as features says)', async ({ skip }) => {
+    if (isRunc()) skip('runc implements checkpoint/restore');
+    for (const cmd of ['checkpoint', 'restore']) {
+      const r = await env.runtime([cmd, 'whatever']);
+      expect(r.code, describeResult(r)).not.toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`${cmd} is not supported`));
+    }
+    const features = JSON.parse(ok(await env.runtime(['features'])).stdout);
+    expect(features.annotations?.['org.opencontainers.runc.checkpoint.enabled']).toBe('false');
   });
 
   test('list: table, --format json, -q', async () => {

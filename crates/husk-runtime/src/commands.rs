@@ -57,6 +57,9 @@ pub fn dispatch(g: &mut Global, cmd: &str, rest: &[String]) -> CmdResult {
         "resume" => pause(g, rest, false),
         "update" => crate::update::update(g, rest),
         "events" => crate::events::events(g, rest),
+        // runc's CRIU commands: named, so containerd's `ctr checkpoint` gets a clear answer
+        // (features says org.opencontainers.runc.checkpoint.enabled=false).
+        "checkpoint" | "restore" => Err(format!("{cmd} is not supported by husk-runtime: it has no CRIU support")),
         _ => Err(format!("No help topic for '{cmd}'")),
     }
 }
