@@ -1,42 +1,16 @@
 // terminal=true with --console-socket: the runtime hands the pty master to husk-console-recv
 // (Node cannot receive SCM_RIGHTS), which relays it; the container must see a tty on its stdio
 // and as /dev/console.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { validatorBinaries, type Bundle } from '../helpers/bundle.js';
+import type { Bundle } from '../helpers/bundle.js';
+import { receiveConsole } from '../helpers/console.js';
 import { useRuntimeEnv } from '../helpers/env.js';
 import { waitGone } from '../helpers/leaks.js';
 import { describeResult } from '../helpers/runtime.js';
 import { parseTap } from '../helpers/tap.js';
-
-interface ConsoleReceiver {
-  /** Resolves when the receiver exits: everything the container wrote to its terminal. */
-  done: Promise<{ code: number | null; output: string; log: string }>;
-}
-
-/** Starts husk-console-recv on `socket` and resolves once it listens. */
-async function receiveConsole(socket: string, input?: string): Promise<ConsoleReceiver> {
-  const args = [socket, '--timeout', '20', ...(input === undefined ? [] : ['--input', input])];
-  const child = spawn(validatorBinaries().consoleRecv, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  let log = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      if (log.includes('ready\n')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`husk-console-recv exited ${code} before listening: ${log}`)));
-  });
-  const done = new Promise<{ code: number | null; output: string; log: string }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, output: output.replace(/\r\n/g, '\n'), log })),
-  );
-  await ready;
-  return { done };
-}
 
 describe('console', { timeout: 60_000 }, () => {
   const env = useRuntimeEnv();

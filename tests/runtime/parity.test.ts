@@ -1,38 +1,16 @@
 // Behaviour compared side by side with runc 1.1.5 (the same bundle through both, looking at what
 // the process sees inside the container), where husk used to differ.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { validatorBinaries } from '../helpers/bundle.js';
+import { receiveConsole } from '../helpers/console.js';
 import { useRuntimeEnv } from '../helpers/env.js';
 import { describeResult, type RuntimeResult } from '../helpers/runtime.js';
 
 function ok(result: RuntimeResult): RuntimeResult {
   expect(result.code, describeResult(result)).toBe(0);
   return result;
-}
-
-/** husk-console-recv on `socket`: resolves with what the container wrote to its terminal. */
-async function receiveConsole(socket: string): Promise<{ done: Promise<{ code: number | null; output: string; log: string }> }> {
-  const child = spawn(validatorBinaries().consoleRecv, [socket, '--timeout', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  let log = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      if (log.includes('ready\n')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`husk-console-recv exited ${code} before listening: ${log}`)));
-  });
-  const done = new Promise<{ code: number | null; output: string; log: string }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, output: output.replace(/\r\n/g, '\n'), log })),
-  );
-  await ready;
-  // Wrapped: an async function returning the promise itself would wait for the receiver's exit.
-  return { done };
 }
 
 describe('parity with runc', { timeout: 60_000 }, () => {
