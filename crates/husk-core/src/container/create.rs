@@ -237,13 +237,6 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         s.pid = pid;
         crate::container::hook_state(&s, Status::Created)
     };
-    // The child gets the documents its hooks see: createContainer's, then startContainer's.
-    let child_states = |pid: i32| {
-        let mut v = state_for(pid);
-        v.push(0);
-        v.extend(state_for(pid));
-        v
-    };
     let spawned = if opts.in_process {
         if so.pid_ns_path.is_some() || so.time_ns_path.is_some() || so.time_offsets.is_some() {
             return Err(Error::InvalidArgument("in-process start cannot join pid/time namespaces by path or create a time namespace".into()));
@@ -253,7 +246,8 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         spawn_init(
         &so,
         &mut |pid| cg.as_ref().map(|c| c.add_pid(pid)).unwrap_or(Ok(())),
-        &child_states,
+        // The child's own hooks (createContainer, startContainer) get the same document.
+        &state_for,
         &mut |pid| {
             let st = state_for(pid);
             run_hooks("prestart", &hooks.prestart, &st)?;

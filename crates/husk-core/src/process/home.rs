@@ -1,11 +1,9 @@
 //! HOME for a process whose env sets none, as runc sets it: the home directory of the entry with
 //! the process's uid in the container's own /etc/passwd, or "/" when there is none.
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use crate::util::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
+use crate::util::{cstring, openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
 
 /// A passwd file bigger than this is not read (the lookup falls back to "/").
 const MAX_PASSWD: usize = 1 << 20;
@@ -19,7 +17,7 @@ pub fn lookup(root: &Path, uid: u32) -> String {
 fn read_passwd(root: &Path) -> Option<String> {
     use std::io::Read;
     use std::os::fd::FromRawFd;
-    let c = CString::new(root.as_os_str().as_bytes()).ok()?;
+    let c = cstring(root.as_os_str()).ok()?;
     // SAFETY: open of a NUL-terminated path; the fd is owned by the File below or closed here.
     let rootfd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
     if rootfd < 0 {

@@ -57,13 +57,6 @@ fn trampoline_fd(plan: &InitPlan) -> c_int {
     plan.trampoline.as_ref().map(|t| t.as_raw_fd()).unwrap_or(-1)
 }
 
-fn split_states(buf: &[u8]) -> (&[u8], &[u8]) {
-    match buf.iter().position(|&b| b == 0) {
-        Some(i) => (&buf[..i], &buf[i + 1..]),
-        None => (buf, buf),
-    }
-}
-
 pub struct ChildFds {
     /// The sync socket, or -1 in vfork mode (no parent to talk to until exec).
     pub sync: c_int,
@@ -175,8 +168,8 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             }
             0
         };
-        // The parent sends the state documents of createContainer and startContainer, NUL-separated.
-        let (create_state, created_state) = split_states(&state_buf[..state_len]);
+        // The parent sends the state document the createContainer and startContainer hooks get.
+        let hook_state = &state_buf[..state_len];
         if fds.sync >= 0 && plan.userns {
             // Become the namespace's root now that the maps exist, so files we create are owned
             // by a mapped id (else EOVERFLOW).
@@ -214,7 +207,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
                 }
             }
             for (i, h) in plan.create_container_hooks.iter().enumerate() {
-                h.run_raw(create_state, trampoline_fd(plan)).map_err(|e| Fail::new(Step::CreateContainerHook, i, e))?;
+                h.run_raw(hook_state, trampoline_fd(plan)).map_err(|e| Fail::new(Step::CreateContainerHook, i, e))?;
             }
             rootfs::finish_rootfs(rp)?;
         }
@@ -321,7 +314,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             }
         }
         for (i, h) in plan.start_container_hooks.iter().enumerate() {
-            if let Err(e) = h.run_raw(created_state, trampoline_fd(plan)) {
+            if let Err(e) = h.run_raw(hook_state, trampoline_fd(plan)) {
                 let mut msg = CPathBuf::new();
                 msg.push_bytes(b"husk-runtime: startContainer hook failed: index ").push_num(i as u64).push_bytes(b" code ").push_num(e as u64).push_bytes(b"\n");
                 write_all_raw(2, msg.as_cstr().to_bytes());
