@@ -12,6 +12,7 @@ pub mod security;
 pub mod spec;
 pub mod state;
 pub mod util;
+pub mod workers;
 
 pub use error::{Error, Result};
 

@@ -7,7 +7,6 @@ use std::mem::MaybeUninit;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::thread;
 
 use crate::env::{Args, Env, JsError, JsValue};
 use crate::napi_sys::*;
@@ -219,7 +218,7 @@ struct Tsfn(napi_threadsafe_function);
 // any thread; the slot's lock orders them against the finalizer.
 unsafe impl Send for Tsfn {}
 
-/// Runs `job` on a new thread; its outcome comes back to the JS thread through a thread-safe
+/// Runs `job` on a thread of its own; its outcome comes back to the JS thread through a thread-safe
 /// function whose context is `deferred`.
 // A thread per job, not one reaper: bounded by live waited-on containers, each costs only stack.
 fn spawn_job(env: Env, name: &CStr, deferred: napi_deferred, job: Job) -> Result<(), JsError> {
@@ -249,20 +248,18 @@ fn spawn_job(env: Env, name: &CStr, deferred: napi_deferred, job: Job) -> Result
     env.check(status, "napi_create_threadsafe_function")?;
     *lock(&slot) = Some(Tsfn(tsfn));
     let thread_slot = Arc::clone(&slot);
-    let spawned = thread::Builder::new()
-        .name(format!("husk-{}", name.to_string_lossy()))
-        .spawn(move || {
-            let outcome = catch_panic(|| job().map_err(JsError::from));
-            send_outcome(&thread_slot, outcome);
-        });
+    // A parked worker if there is one (husk_core::workers): a container's wait starts at once.
+    let spawned = husk_core::workers::spawn(move || {
+        let outcome = catch_panic(|| job().map_err(JsError::from));
+        send_outcome(&thread_slot, outcome);
+    });
     if let Err(err) = spawned {
         // The thread never started: give up its hold, so Node finalizes the function.
         if let Some(Tsfn(tsfn)) = lock(&slot).take() {
             // SAFETY: `tsfn` is live and its one hold was for the thread that never ran.
             unsafe { napi_release_threadsafe_function(tsfn, NAPI_TSFN_RELEASE) };
         }
-        let step = format!("start a thread for {}", name.to_string_lossy());
-        return Err(husk_core::Error::Sys { step, source: err }.into());
+        return Err(err.into());
     }
     Ok(())
 }
