@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime, runtimeBinary } from '../../ts/src/runtime/container.js';
+import { cgroupDirs } from '../helpers/leaks.js';
 
 const repo = join(import.meta.dirname, '..', '..');
 let work: string;
@@ -167,6 +168,18 @@ describe('Runtime (Node API)', () => {
     const b = bundle(['/does/not/exist']);
     await expect(rt.run(id, b)).rejects.toMatchObject({ code: 'ECHILD_SETUP', message: expect.stringContaining('/does/not/exist') });
     await expect(rt.state(id)).rejects.toMatchObject({ code: 'ENOTFOUND_CONTAINER' });
+  });
+
+  it('rejects a cgroup value the kernel refuses (written while the container sets up) and leaves nothing behind', async () => {
+    const id = uid();
+    const b = bundle(['/bin/true'], (c) => {
+      c.linux.cgroupsPath = `/${id}`;
+      c.linux.resources = { ...c.linux.resources, cpu: { cpus: '4096' } };
+    });
+    await expect(rt.run(id, b)).rejects.toMatchObject({ message: expect.stringContaining('cpuset.cpus') });
+    await expect(rt.state(id)).rejects.toMatchObject({ code: 'ENOTFOUND_CONTAINER' });
+    expect(cgroupDirs(`/${id}`)).toEqual([]);
+    expect(childPids()).toEqual([]);
   });
 
   it('runs 200 containers one after another with no leaked fds, zombies or mounts', async () => {

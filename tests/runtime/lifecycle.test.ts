@@ -241,6 +241,25 @@ describe('lifecycle', { timeout: 60_000 }, () => {
     expect((await waitForStatus(id, 'stopped')).status).toBe('stopped');
   });
 
+  test('run and create+delete with a nested cgroupsPath take back the parent cgroups they made', async () => {
+    for (const how of ['run', 'create'] as const) {
+      const id = env.newId();
+      const parent = `/husk-test-parent-${id}`;
+      const bundle = env.bundle({ id, args: ['/bin/sh', '-c', 'cat /proc/self/cgroup'] });
+      bundle.config.linux.cgroupsPath = `${parent}/sub/${id}`;
+      bundle.write();
+      if (how === 'run') {
+        const result = ok(await env.runtime(['run', '--bundle', bundle.dir, id]));
+        expect(result.stdout).toContain(`pids:${parent}/sub/${id}\n`);
+      } else {
+        ok(await env.runtime(['create', '--bundle', bundle.dir, id]));
+        expect(cgroupDirs(`${parent}/sub/${id}`).length).toBeGreaterThan(0);
+        ok(await env.runtime(['delete', '--force', id]));
+      }
+      expect(cgroupDirs(parent), `${how}: parents left`).toEqual([]);
+    }
+  });
+
   describe('errors', () => {
     test('create with a duplicate id fails and leaves the first container intact', async () => {
       const id = env.newId();
@@ -305,6 +324,31 @@ describe('lifecycle', { timeout: 60_000 }, () => {
         expect(started.code, describeResult(started)).not.toBe(0);
       }
       ok(await env.runtime(['delete', '--force', id]));
+      await expectGone(id);
+    });
+
+    // `run` makes the cgroup while the container sets itself up (husk's in-process start): a
+    // failure on either side is reported as itself, and neither leaves anything behind.
+    test('run: a cgroup value the kernel refuses is named, and nothing is left', async () => {
+      const id = env.newId();
+      const bundle = env.bundle({ id, args: ['/bin/true'] });
+      bundle.config.linux.resources = { ...bundle.config.linux.resources, cpu: { cpus: '4096' } };
+      const result = await env.runtime(['run', '--bundle', bundle.write().dir, id]);
+      expect(result.code, describeResult(result)).not.toBe(0);
+      expect(result.stderr).toMatch(/cpuset\.cpus/);
+      expect(cgroupDirs(`/${id}`), 'no cgroup').toEqual([]);
+      expect(containerProcesses([id]), 'no process').toEqual([]);
+      await expectGone(id);
+    });
+
+    test('run: a missing executable is named while the cgroup is made meanwhile, and nothing is left', async () => {
+      const id = env.newId();
+      const bundle = env.bundle({ id, args: ['/no/such/binary'] }).write();
+      const result = await env.runtime(['run', '--bundle', bundle.dir, id]);
+      expect(result.code, describeResult(result)).not.toBe(0);
+      expect(result.stderr).toMatch(/no\/such\/binary/);
+      expect(cgroupDirs(`/${id}`), 'no cgroup').toEqual([]);
+      expect(containerProcesses([id]), 'no process').toEqual([]);
       await expectGone(id);
     });
 

@@ -3,12 +3,13 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
 use crate::hooks::run_hooks;
 use crate::rootfs::HostHierarchy;
-use crate::process::{spawn_init, spawn_vfork, InitPlan, PlanContext, SpawnOptions};
+use crate::process::{spawn_init, spawn_vfork, CgroupHelper, CgroupNeed, Handoff, InitPlan, PlanContext, SpawnOptions};
 use crate::spec::{self, Spec};
 use crate::state::{self, ContainerState, StateRoot, Status, EXEC_FIFO};
 use crate::util::cstring;
@@ -51,7 +52,8 @@ impl CreateOptions {
 struct Undo<'a> {
     root: &'a StateRoot,
     id: &'a str,
-    cgroup: Option<Cgroup>,
+    /// Shared with the cgroup helper thread, so the directories it made are known here too.
+    cgroup: Option<Arc<Cgroup>>,
     armed: bool,
 }
 
@@ -119,14 +121,6 @@ pub fn console_stream(terminal: bool, path: Option<&Path>, fd: Option<RawFd>) ->
     }
 }
 
-/// Every distinct cgroup.procs file of the container (co-mounted v1 controllers share one).
-fn cgroup_procs_files(cg: &Cgroup) -> Result<Vec<std::ffi::CString>> {
-    let mut dirs: Vec<PathBuf> = cg.paths().into_values().collect();
-    dirs.sort();
-    dirs.dedup();
-    dirs.iter().map(|d| cstring(d.join("cgroup.procs"))).collect()
-}
-
 /// Writes the pid file atomically (temp file + rename), as containerd reads it right after.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let abs = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(path) };
@@ -150,21 +144,37 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     let dir = root.create_dir(&opts.id)?;
     let mut undo = Undo { root, id: &opts.id, cgroup: None, armed: true };
 
-    let cg = match Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id).and_then(|cg| cg.create().map(|_| cg)) {
-        Ok(cg) => Some(cg),
-        // Without delegation an unprivileged user cannot make cgroups: run without, as runc does.
+    let resources = crate::cgroups::resources_for(linux);
+    // In-process (vfork) start makes the cgroup on a helper thread while the child sets up its
+    // namespaces (spawn_vfork); otherwise (and when a failure must be tolerated) it is made here,
+    // before the clone.
+    let on_helper = opts.in_process && !opts.rootless;
+    let cg = match Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id) {
+        Ok(cg) if on_helper => Some(Arc::new(cg)),
+        Ok(cg) => match cg.create() {
+            Ok(()) => Some(Arc::new(cg)),
+            // Without delegation an unprivileged user cannot make cgroups: run without, as runc does.
+            Err(_) if opts.rootless => None,
+            Err(e) => return Err(e),
+        },
         Err(_) if opts.rootless => None,
         Err(e) => return Err(e),
     };
     undo.cgroup = cg.clone();
-    if let Some(cg) = &cg {
-        if let Err(e) = cg.apply(&crate::cgroups::resources_for(linux)) {
+    if let Some(cg) = cg.as_ref().filter(|_| !on_helper) {
+        if let Err(e) = cg.apply(&resources) {
             if !opts.rootless {
                 return Err(e);
             }
         }
     }
-    let hierarchies = cg.as_ref().map(host_hierarchies).unwrap_or_default();
+    // In-process start: from here on a helper thread makes the cgroup, while the plan is built
+    // and the child sets up its namespaces; the child waits for it only where it must.
+    let mut helper = match cg.as_ref().filter(|_| opts.in_process) {
+        Some(cg) => Some(cgroup_helper(Arc::clone(cg), resources.clone(), on_helper, opts.rootless)?),
+        None => None,
+    };
+    let hierarchies = cg.as_deref().map(host_hierarchies).unwrap_or_default();
 
     let fifo = if opts.wait_for_start && !opts.in_process {
         let path = dir.join(EXEC_FIFO);
@@ -202,9 +212,6 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     if !opts.no_new_keyring {
         plan.session_keyring = Some(cstring(&opts.id)?);
     }
-    if let Some(cg) = cg.as_ref().filter(|_| opts.in_process) {
-        plan.self_cgroup_procs = cgroup_procs_files(cg)?;
-    }
     let mut cs = ContainerState {
         id: opts.id.clone(),
         pid: 0,
@@ -213,7 +220,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         rootfs: rootfs.display().to_string(),
         created: state::rfc3339_now(),
         annotations: spec.annotations.clone(),
-        cgroup: cg.clone(),
+        cgroup: cg.as_deref().cloned(),
         config: spec.clone(),
         rootless: opts.rootless,
     };
@@ -241,7 +248,10 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         if so.pid_ns_path.is_some() || so.time_ns_path.is_some() || so.time_offsets.is_some() {
             return Err(Error::InvalidArgument("in-process start cannot join pid/time namespaces by path or create a time namespace".into()));
         }
-        spawn_vfork(&plan, so.console_fd)
+        let spawned = spawn_vfork(&plan, so.console_fd, helper.take())?;
+        // The cgroup as the helper made it: with the parents it created, for delete.
+        cs.cgroup = cg.as_deref().cloned();
+        Ok(spawned)
     } else {
         spawn_init(
         &so,
@@ -276,6 +286,29 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     drop(console);
     undo.armed = false;
     Ok(cs)
+}
+
+/// The helper thread that makes an in-process container's cgroup (`make`: else it exists
+/// already and only the pid goes in). What it made stays for the caller to remove if anything
+/// fails: removed under the child's feet, a bind of it would fail and hide the real error.
+fn cgroup_helper(cg: Arc<Cgroup>, resources: crate::spec::Resources, make: bool, rootless: bool) -> Result<CgroupHelper> {
+    CgroupHelper::start(move |h: &Handoff| {
+        if make {
+            cg.create()?;
+        }
+        h.reached(CgroupNeed::Dirs);
+        if make {
+            cg.apply(&resources)?;
+        }
+        let pid = h.pid().ok_or_else(|| Error::Other("no container process to put in its cgroup".into()))?;
+        match cg.add_pid(pid) {
+            // Without delegation an unprivileged user runs without a cgroup, as runc does.
+            Err(_) if rootless => {}
+            r => r?,
+        }
+        h.reached(CgroupNeed::Joined);
+        Ok(())
+    })
 }
 
 /// Compiled seccomp programs, under the state root (compiling Docker's profile takes ~13 ms).

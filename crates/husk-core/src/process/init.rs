@@ -6,6 +6,7 @@ use std::ptr;
 
 use super::caps;
 use super::fail::{ChildResult, Fail, Step};
+use super::spawn::{CgroupNeed, Handoff};
 use super::InitPlan;
 use crate::rootfs;
 use crate::security::seccomp::{send_fd_raw, SeccompPlan};
@@ -64,6 +65,8 @@ pub struct ChildFds {
     pub console: c_int,
     /// vfork mode: where a failure is recorded for the (suspended, memory-sharing) parent.
     pub fail_slot: *mut Option<Fail>,
+    /// vfork mode with a cgroup helper thread (spawn.rs), or null.
+    pub handoff: *const Handoff,
 }
 
 pub const MSG_INIT_PID: u32 = 5;
@@ -162,12 +165,17 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             }
             n as usize
         } else {
-            // vfork mode: the child joins its cgroup itself ("0" is the writer).
-            for (i, p) in plan.self_cgroup_procs.iter().enumerate() {
-                write_file(p, b"0", Step::JoinCgroup, i, false)?;
-            }
             0
         };
+        // SAFETY: the handoff lives on the suspended parent's stack until we exec or exit.
+        let handoff = fds.handoff.as_ref();
+        if let Some(h) = handoff {
+            // Killed with the parent's thread if the process dies before the helper is done, so
+            // no child waits at the gate forever; undone at the gate.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            h.child_started();
+        }
+        let cgroup_ready = |need: CgroupNeed| handoff.map_or(Ok(()), |h| h.pass(need));
         // The parent sends the state document the createContainer and startContainer hooks get.
         let hook_state = &state_buf[..state_len];
         if fds.sync >= 0 && plan.userns {
@@ -181,6 +189,8 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             check(libc::setns(*fd, *flag), Step::Setns, i)?;
         }
         if plan.unshare_cgroupns {
+            // The namespace's root is the cgroup we are in when unsharing.
+            cgroup_ready(CgroupNeed::Joined)?;
             check(libc::unshare(libc::CLONE_NEWCGROUP), Step::UnshareCgroup, 0)?;
         }
         if let Some(name) = &plan.session_keyring {
@@ -197,7 +207,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
         }
         libc::umask(0o022);
         if let Some(rp) = &plan.rootfs {
-            let rootfd = rootfs::prepare_rootfs(rp, plan.userns)?;
+            let rootfd = rootfs::prepare_rootfs(rp, plan.userns, &cgroup_ready)?;
             libc::close(rootfd);
             if plan.run_runtime_hooks {
                 send_msg(fds.sync, MSG_HOOKS, 0, 0, 0);
@@ -320,6 +330,10 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
                 write_all_raw(2, msg.as_cstr().to_bytes());
                 libc::_exit(1);
             }
+        }
+        if handoff.is_some() {
+            cgroup_ready(CgroupNeed::Joined)?;
+            libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
         }
         // Every other signal was reset on entry; only SIGPIPE (kept ignored for the hooks) and
         // the mask are left.

@@ -8,7 +8,7 @@ mod home;
 mod init;
 mod spawn;
 
-pub use spawn::{spawn_init, spawn_vfork, SpawnOptions, Spawned};
+pub use spawn::{spawn_init, spawn_vfork, CgroupHelper, CgroupNeed, Handoff, SpawnOptions, Spawned};
 
 use std::ffi::CString;
 use std::os::fd::RawFd;
@@ -118,8 +118,6 @@ pub struct InitPlan {
     pub preserve_fds: i32,
     /// fds to become the process's stdin/stdout/stderr (-1: inherit).
     pub stdio: [RawFd; 3],
-    /// vfork mode: the cgroup.procs files the child writes itself into.
-    pub self_cgroup_procs: Vec<CString>,
     pub sysctl_names: Vec<String>,
     pub seccomp: Option<SeccompPlan>,
     /// The session keyring the init joins (named after the container), unless --no-new-keyring.
@@ -240,7 +238,6 @@ impl InitPlan {
             run_runtime_hooks: false,
             preserve_fds,
             stdio: [-1; 3],
-            self_cgroup_procs: Vec::new(),
             sysctl_names: Vec::new(),
             seccomp: None,
             session_keyring: None,

@@ -3,6 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::Arc;
 
 use super::fail::Step;
 use super::init::{self, ChildFds, MSG_FAIL, MSG_HOOKS, MSG_INIT_PID, MSG_READY, MSG_SECCOMP};
@@ -191,46 +194,200 @@ extern "C" fn vfork_child(arg: *mut libc::c_void) -> libc::c_int {
     init::init_main(a.plan, &a.fds, &mut [])
 }
 
+fn futex(word: *const u32, op: libc::c_int, val: u32) {
+    // SAFETY: a futex call on a live, aligned 32-bit word; no timeout.
+    unsafe { libc::syscall(libc::SYS_futex, word, op | libc::FUTEX_PRIVATE_FLAG, val, ptr::null::<libc::timespec>()) };
+}
+
+/// What a vfork child needs of the cgroup a helper thread makes meanwhile, step by step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum CgroupNeed {
+    /// Its directories exist (to bind them under the container's /sys/fs/cgroup).
+    Dirs = 1,
+    /// Its limits and device rules are written and the child is in it (before mknod, a cgroup
+    /// namespace, exec).
+    Joined = 2,
+}
+
+const GATE_CLOSED: u32 = 0;
+const GATE_FAILED: u32 = u32::MAX;
+
+/// What a vfork child and the helper thread that makes its cgroup share (the child shares our
+/// memory, so a private futex reaches it): the child's host pid, which clone(2) stores before
+/// the child runs (CLONE_PARENT_SETTID), and the gate the child waits at where it needs the
+/// cgroup ([`CgroupNeed`]).
+pub struct Handoff {
+    pid: AtomicI32,
+    gate: AtomicU32,
+}
+
+impl Handoff {
+    fn new() -> Handoff {
+        Handoff { pid: AtomicI32::new(0), gate: AtomicU32::new(GATE_CLOSED) }
+    }
+
+    /// The helper's side: the child's host pid, once clone has made it (None: no child).
+    pub fn pid(&self) -> Option<i32> {
+        loop {
+            match self.pid.load(Ordering::Acquire) {
+                0 => futex(self.pid.as_ptr() as *const u32, libc::FUTEX_WAIT, 0),
+                p if p > 0 => return Some(p),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The helper's side: what the child may now rely on.
+    pub fn reached(&self, need: CgroupNeed) {
+        self.raise(need as u32);
+    }
+
+    /// Moves the gate forward only (a failure only before it is fully open) and wakes the child.
+    fn raise(&self, to: u32) {
+        let mut cur = self.gate.load(Ordering::Relaxed);
+        while cur < to && cur < CgroupNeed::Joined as u32 {
+            match self.gate.compare_exchange(cur, to, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => {
+                    futex(self.gate.as_ptr(), libc::FUTEX_WAKE, u32::MAX);
+                    return;
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// The caller's side when there will be no child (clone failed, or create failed before
+    /// it): the helper's `pid()` returns None.
+    fn no_child(&self) {
+        if self.pid.compare_exchange(0, -1, Ordering::Release, Ordering::Relaxed).is_ok() {
+            futex(self.pid.as_ptr() as *const u32, libc::FUTEX_WAKE, u32::MAX);
+        }
+    }
+
+    /// The child's side, on entry: wakes a helper already waiting for the pid.
+    pub(crate) fn child_started(&self) {
+        futex(self.pid.as_ptr() as *const u32, libc::FUTEX_WAKE, u32::MAX);
+    }
+
+    /// The child's side: waits until the helper has got as far as `need`; fails if it failed.
+    pub(crate) fn pass(&self, need: CgroupNeed) -> super::fail::ChildResult {
+        loop {
+            match self.gate.load(Ordering::Acquire) {
+                GATE_FAILED => return Err(super::fail::Fail::new(Step::JoinCgroup, 0, libc::ECANCELED)),
+                g if g >= need as u32 => return Ok(()),
+                g => futex(self.gate.as_ptr(), libc::FUTEX_WAIT, g),
+            }
+        }
+    }
+}
+
+/// A thread that makes a container's cgroup while its vfork child sets itself up: started
+/// before the plan is built (so it is ahead), given the child by `spawn_vfork`, which joins it.
+/// The work makes the dirs (`reached(Dirs)`), writes the limits, waits for the pid
+/// ([`Handoff::pid`]) and puts it in (`reached(Joined)`). A helper dropped unused learns there
+/// is no child and is joined.
+pub struct CgroupHelper {
+    handoff: Arc<Handoff>,
+    thread: Option<crate::workers::Task<Result<()>>>,
+}
+
+impl CgroupHelper {
+    pub fn start(work: impl FnOnce(&Handoff) -> Result<()> + Send + 'static) -> Result<CgroupHelper> {
+        let handoff = Arc::new(Handoff::new());
+        let shared = Arc::clone(&handoff);
+        let thread = crate::workers::spawn(move || {
+            // However the work ends (an error, a panic), a gate it did not fully open fails, so
+            // the child stops waiting.
+            let _fail_gate = FailGateOnExit(&shared);
+            work(&shared)
+        })?;
+        Ok(CgroupHelper { handoff, thread: Some(thread) })
+    }
+
+    fn finish(mut self) -> Result<()> {
+        let thread = self.thread.take().expect("joined once");
+        thread.join().unwrap_or_else(|p| Err(Error::Other(format!("the cgroup helper panicked: {}", crate::workers::panic_message(p.as_ref())))))
+    }
+}
+
+struct FailGateOnExit<'a>(&'a Handoff);
+
+impl Drop for FailGateOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.raise(GATE_FAILED);
+    }
+}
+
+impl Drop for CgroupHelper {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.handoff.no_child();
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Starts a container's process with CLONE_VM|CLONE_VFORK: nothing of the parent is copied and
-/// the calling thread is suspended only until the child execs (or fails). The child sets itself
-/// up alone — it joins its cgroup by writing itself into `plan.self_cgroup_procs` — so this
-/// path takes plans without user namespaces, runtime hooks, or pid/time namespace switches.
+/// the calling thread is suspended only until the child execs (or fails). With a `helper`, the
+/// cgroup is made on that thread meanwhile and the child waits for it only where it needs it
+/// (before exec at the latest). This path takes plans
+/// without user namespaces, runtime hooks, or pid/time namespace switches.
 /// Safe in a multithreaded process: the child runs on its own stack, blocks all signals until
 /// it has reset their handlers, and makes raw syscalls only.
-pub fn spawn_vfork(plan: &InitPlan, console_fd: RawFd) -> Result<Spawned> {
+pub fn spawn_vfork(plan: &InitPlan, console_fd: RawFd, helper: Option<CgroupHelper>) -> Result<Spawned> {
     if plan.clone_flags & libc::CLONE_NEWUSER != 0 || plan.run_runtime_hooks || !plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty() {
         return Err(Error::InvalidArgument("in-process start needs a container without user namespace or hooks".into()));
     }
+    let own_handoff = Handoff::new();
+    let handoff: &Handoff = helper.as_ref().map_or(&own_handoff, |h| &h.handoff);
     let mut fail: Option<super::fail::Fail> = None;
     let args = VforkArgs {
         plan,
-        fds: ChildFds { sync: -1, fifo: -1, console: console_fd, fail_slot: &mut fail },
+        fds: ChildFds {
+            sync: -1,
+            fifo: -1,
+            console: console_fd,
+            fail_slot: &mut fail,
+            handoff: if helper.is_some() { handoff } else { ptr::null() },
+        },
     };
     let mut stack = vec![0u8; 256 * 1024];
     // SAFETY: the stack grows down from its (16-byte aligned) top; the Vec outlives the child's
     // use of it because CLONE_VFORK suspends us until the child execs or exits.
     let top = unsafe { stack.as_mut_ptr().add(stack.len()) } as usize & !15;
     let mask = BlockedSignals::new();
-    // SAFETY: clone(2) via glibc's wrapper, which switches to the new stack before calling vfork_child.
+    // SAFETY: clone(2) via glibc's wrapper, which switches to the new stack before calling
+    // vfork_child; the kernel stores the pid in `handoff.pid` before the child runs.
     let pid = unsafe {
         libc::clone(
             vfork_child,
             top as *mut libc::c_void,
-            libc::CLONE_VM | libc::CLONE_VFORK | plan.clone_flags | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PARENT_SETTID | plan.clone_flags | libc::SIGCHLD,
             &args as *const VforkArgs as *mut libc::c_void,
+            handoff.pid.as_ptr(),
         )
     };
     drop(mask);
     if pid < 0 {
-        return Err(sys_err("clone container process"));
+        let e = sys_err("clone container process");
+        drop(helper);
+        return Err(e);
     }
     drop(stack);
-    if let Some(f) = fail {
-        // SAFETY: reap our own child, which exited after recording its failure.
-        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-        return Err(Error::Child(describe_failure(plan, f.step as u32, f.index, f.errno)));
-    }
-    Ok(Spawned { pid })
+    let helped = helper.map_or(Ok(()), CgroupHelper::finish);
+    // A child that failed on its own says why; one stopped at the gate only echoes the helper.
+    let own_failure = fail.filter(|f| !(f.step == Step::JoinCgroup && f.errno == libc::ECANCELED));
+    let failed = match (own_failure, helped) {
+        (Some(f), _) => Error::Child(describe_failure(plan, f.step as u32, f.index, f.errno)),
+        (None, Err(e)) => e,
+        (None, Ok(())) if fail.is_none() => return Ok(Spawned { pid }),
+        (None, Ok(_)) => Error::Child("the container's cgroup was not made".into()),
+    };
+    // The child exited after recording its failure, or (the helper failed after opening the
+    // gate) runs: kill it, reap it.
+    abort_child(pid);
+    Err(failed)
 }
 
 /// Kills and reaps a half-born init.
@@ -261,7 +418,7 @@ pub fn spawn_init(
     let (parent_sock, child_sock) = unsafe { (OwnedFd::from_raw_fd(sp[0]), OwnedFd::from_raw_fd(sp[1])) };
     // The buffer the child receives the state JSON into: allocated now, never in the child.
     let mut state_buf = vec![0u8; 256 * 1024];
-    let fds = ChildFds { sync: child_sock.as_raw_fd(), fifo: o.fifo_fd, console: o.console_fd, fail_slot: std::ptr::null_mut() };
+    let fds = ChildFds { sync: child_sock.as_raw_fd(), fifo: o.fifo_fd, console: o.console_fd, fail_slot: ptr::null_mut(), handoff: ptr::null() };
 
     let switch = ChildNsSwitch::new(o)?;
     let mask = BlockedSignals::new();

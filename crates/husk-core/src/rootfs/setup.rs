@@ -8,6 +8,7 @@ use std::ptr;
 
 use super::{MountKind, MountStep, RootfsPlan};
 use crate::process::fail::{ChildResult, Fail, Step};
+use crate::process::CgroupNeed;
 use crate::util::{errno, openat2, CPathBuf, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
 
 fn nul_or(s: &CStr) -> *const c_char {
@@ -404,7 +405,10 @@ fn dev_symlinks(rootfd: c_int) -> ChildResult {
 
 /// Everything before pivot_root: propagation, the rootfs bind, mounts, /dev, the cwd.
 /// Returns an O_PATH fd of the rootfs.
-pub fn prepare_rootfs(plan: &RootfsPlan, userns: bool) -> Result<c_int, Fail> {
+/// Mounts and devices inside the rootfs. `cgroup_ready` is called before each step that needs
+/// the container's cgroup (its directories, to bind under /sys/fs/cgroup; its device rules in
+/// force, for mknod): in vfork mode a helper thread may still be making it.
+pub fn prepare_rootfs(plan: &RootfsPlan, userns: bool, cgroup_ready: &dyn Fn(CgroupNeed) -> ChildResult) -> Result<c_int, Fail> {
     mount_raw(ptr::null(), c"/".as_ptr(), ptr::null(), plan.root_propagation, ptr::null())
         .map_err(|e| Fail::new(Step::RootPropagation, 0, e))?;
     if let Some(parent) = &plan.rootfs_parent_mount {
@@ -419,7 +423,13 @@ pub fn prepare_rootfs(plan: &RootfsPlan, userns: bool) -> Result<c_int, Fail> {
         return Err(Fail::last(Step::OpenRootfs, 0));
     }
     for (i, m) in plan.mounts.iter().enumerate() {
+        if matches!(m.kind, MountKind::CgroupV1 | MountKind::Cgroup2) {
+            cgroup_ready(CgroupNeed::Dirs)?;
+        }
         do_mount(rootfd, m, userns).map_err(|(step, e)| Fail::new(step, i, e))?;
+    }
+    if plan.setup_dev || !plan.devices.is_empty() {
+        cgroup_ready(CgroupNeed::Joined)?;
     }
     if plan.setup_dev {
         create_devices(plan, rootfd)?;
