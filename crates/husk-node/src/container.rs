@@ -60,6 +60,47 @@ fn stdio_slot(spec: &Value, index: usize) -> husk_core::Result<(RawFd, RawFd, Ra
     }
 }
 
+/// A container started in-process: its state, its stdio slots, and the pty master of a
+/// terminal config.
+struct Started {
+    state: husk_core::state::ContainerState,
+    slots: Vec<(RawFd, RawFd, RawFd)>,
+    pty: Option<RawFd>,
+}
+
+/// Creates and starts `id` in-process (vfork) with the given stdio slot specs. On failure every
+/// fd this made is closed again.
+fn start_now(root: &StateRoot, id: &str, bundle: &str, stdio: &Value) -> husk_core::Result<Started> {
+    let slots = (0..3).map(|i| stdio_slot(stdio.get(i).unwrap_or(&Value::Null), i)).collect::<husk_core::Result<Vec<_>>>()?;
+    let mut opts = CreateOptions::new(id, PathBuf::from(bundle));
+    opts.in_process = true;
+    opts.stdio = [slots[0].0, slots[1].0, slots[2].0];
+    // config.json is read once here (create takes it as is). A terminal container sends its
+    // pty master over this pair; JS gets the master.
+    opts.spec = husk_core::spec::Spec::load(&opts.bundle).ok();
+    let terminal = opts.spec.as_ref().and_then(|s| s.process.as_ref()).is_some_and(|p| p.terminal);
+    let pair = if terminal { Some(husk_core::console::console_pair()?) } else { None };
+    opts.console_fd = pair.as_ref().map(|(a, _)| a.as_raw_fd());
+    let result = container::create(root, &opts).and_then(|cs| {
+        let master = match &pair {
+            Some((_, b)) => Some(husk_core::console::recv_master(b.as_raw_fd())?.into_raw_fd()),
+            None => None,
+        };
+        Ok((cs, master))
+    });
+    slots.iter().filter(|s| s.2 >= 0).for_each(|s| close(s.2));
+    match result {
+        Ok((state, pty)) => {
+            spawned::remember(root, &state);
+            Ok(Started { state, slots, pty })
+        }
+        Err(e) => {
+            slots.iter().filter(|s| s.1 >= 0).for_each(|s| close(s.1));
+            Err(e)
+        }
+    }
+}
+
 /// `spawn({root, id, bundle, stdio?}): Promise<{id, pid, stdio: (number|null)[]}>` — create and
 /// start in one step, in-process; the returned fds are the JS ends of "pipe" slots.
 pub fn spawn(args: &Args) -> Result<Job, JsError> {
@@ -68,43 +109,48 @@ pub fn spawn(args: &Args) -> Result<Job, JsError> {
     let bundle = str_field(&o, "bundle")?;
     let root = root_of(&o);
     Ok(job(move || {
-        let slots = (0..3)
-            .map(|i| stdio_slot(o["stdio"].get(i).unwrap_or(&Value::Null), i))
-            .collect::<husk_core::Result<Vec<_>>>()?;
-        let mut opts = CreateOptions::new(&id, PathBuf::from(bundle));
-        opts.in_process = true;
-        opts.stdio = [slots[0].0, slots[1].0, slots[2].0];
-        // config.json is read once here (create takes it as is). A terminal container sends its
-        // pty master over this pair; JS gets the master.
-        opts.spec = husk_core::spec::Spec::load(&opts.bundle).ok();
-        let terminal = opts.spec.as_ref().and_then(|s| s.process.as_ref()).is_some_and(|p| p.terminal);
-        let pair = if terminal { Some(husk_core::console::console_pair()?) } else { None };
-        opts.console_fd = pair.as_ref().map(|(a, _)| a.as_raw_fd());
-        let result = container::create(&root, &opts).and_then(|cs| {
-            let master = match &pair {
-                Some((_, b)) => Some(husk_core::console::recv_master(b.as_raw_fd())?.into_raw_fd()),
-                None => None,
-            };
-            Ok((cs, master))
-        });
-        slots.iter().filter(|s| s.2 >= 0).for_each(|s| close(s.2));
-        match result {
-            Ok((cs, master)) => {
-                spawned::remember(&root, &cs);
-                to_json(json!({
-                "id": cs.id,
-                "pid": cs.pid,
-                "stdio": slots.iter().map(|s| if s.1 >= 0 { json!(s.1) } else { Value::Null }).collect::<Vec<_>>(),
-                "pty": master,
-                // SAFETY: dup of the master we now own; JS gets both.
-                "ptyWrite": master.map(|m| unsafe { libc::fcntl(m, libc::F_DUPFD_CLOEXEC, 0) }),
-            }))
+        let s = start_now(&root, &id, &bundle, &o["stdio"])?;
+        to_json(json!({
+            "id": s.state.id,
+            "pid": s.state.pid,
+            "stdio": s.slots.iter().map(|s| if s.1 >= 0 { json!(s.1) } else { Value::Null }).collect::<Vec<_>>(),
+            "pty": s.pty,
+            // SAFETY: dup of the master we now own; JS gets both.
+            "ptyWrite": s.pty.map(|m| unsafe { libc::fcntl(m, libc::F_DUPFD_CLOEXEC, 0) }),
+        }))
+    }))
+}
+
+/// `run({root, id, bundle}): Promise<{exitCode, signal, warnings, stdout, stderr}>` — a whole
+/// container on one thread: start in-process with stdin from /dev/null, read stdout and stderr
+/// (a terminal config's pty output is the stdout), reap, delete. One call, one thread, nothing
+/// handed back and forth with JS in between.
+pub fn run(args: &Args) -> Result<Job, JsError> {
+    let o = args.json(0, "options")?;
+    let id = str_field(&o, "id")?;
+    let bundle = str_field(&o, "bundle")?;
+    let root = root_of(&o);
+    Ok(job(move || {
+        let s = start_now(&root, &id, &bundle, &json!(["ignore", "pipe", "pipe"]))?;
+        let fds = match s.pty {
+            Some(master) => {
+                s.slots.iter().filter(|s| s.1 >= 0).for_each(|s| close(s.1));
+                [master, -1]
             }
-            Err(e) => {
-                slots.iter().filter(|s| s.1 >= 0).for_each(|s| close(s.1));
-                Err(e)
-            }
-        }
+            None => [s.slots[1].1, s.slots[2].1],
+        };
+        let captured = capture(s.state.pid, fds);
+        fds.into_iter().filter(|fd| *fd >= 0).for_each(close);
+        let deleted = reap_and_delete(&root, &id, s.state.pid);
+        let [stdout, stderr] = captured?;
+        let (code, signal, warnings) = deleted?;
+        to_json(json!({
+            "exitCode": code,
+            "signal": signal,
+            "warnings": warnings,
+            "stdout": String::from_utf8_lossy(&stdout),
+            "stderr": String::from_utf8_lossy(&stderr),
+        }))
     }))
 }
 
@@ -161,7 +207,7 @@ fn capture(pid: i32, fds: [RawFd; 2]) -> husk_core::Result<[Vec<u8>; 2]> {
         }
         libc::syscall(libc::SYS_pidfd_open, pid, 0) as RawFd
     };
-    let mut open = [true, true];
+    let mut open = [fds[0] >= 0, fds[1] >= 0];
     let mut exited = pidfd < 0;
     while open.iter().any(|o| *o) && !exited {
         let mut p = [

@@ -20,6 +20,7 @@ static EXPORTS: &[Export] = &[
     Export::Promise(c"features", features),
     Export::Promise(c"unpackLayer", image::unpack_layer),
     Export::Promise(c"spawn", container::spawn),
+    Export::Thread(c"run", container::run),
     Export::Thread(c"wait", container::wait),
     Export::Thread(c"waitCapture", container::wait_capture),
     Export::Promise(c"start", container::start),

@@ -52,6 +52,15 @@ export interface NativeSpawned {
   ptyWrite: number | null;
 }
 
+/** What run() and waitCapture() resolve to; a terminal config's pty output is `stdout`. */
+export interface NativeRunResult {
+  exitCode: number;
+  signal: number | null;
+  warnings: string[];
+  stdout: string;
+  stderr: string;
+}
+
 export type StdioSlot = 'pipe' | 'inherit' | 'ignore' | number | null;
 
 /** The addon's exports. Async functions run on libuv's thread pool and never throw: they reject. */
@@ -59,15 +68,11 @@ export interface NativeAddon {
   version(): string;
   features(): Promise<Features>;
   spawn(options: { root: string; id: string; bundle: string; stdio?: StdioSlot[] }): Promise<NativeSpawned>;
+  /** A whole container on one native thread: start (stdin /dev/null), capture, reap, delete. */
+  run(options: { root: string; id: string; bundle: string }): Promise<NativeRunResult>;
   wait(root: string, id: string, pid: number): Promise<{ exitCode: number; signal: number | null; warnings: string[] }>;
   /** wait that reads (and closes) the JS ends of stdout/stderr pipes on the same native thread. */
-  waitCapture(
-    root: string,
-    id: string,
-    pid: number,
-    stdoutFd: number,
-    stderrFd: number,
-  ): Promise<{ exitCode: number; signal: number | null; warnings: string[]; stdout: string; stderr: string }>;
+  waitCapture(root: string, id: string, pid: number, stdoutFd: number, stderrFd: number): Promise<NativeRunResult>;
   start(root: string, id: string): Promise<{ warnings: string[] }>;
   state(root: string, id: string): Promise<ContainerState>;
   list(root: string): Promise<ContainerState[]>;
