@@ -14,7 +14,7 @@
  * since Node 20 cannot run TypeScript, then runs it with node), or `husk bench node`.
  *   N=200  WARMUP=10  WORK=/tmp/husk-node-bench  RUNTIMES="runc"  (e.g. RUNTIMES="runc crun")
  */
-import { execFileSync, spawn as spawnChild } from 'node:child_process';
+import { execFileSync, spawn as spawnChild, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -105,7 +105,12 @@ async function main(): Promise<number> {
   mkdirSync(WORK, { recursive: true });
   const bundle = join(WORK, 'true');
   makeBundle(bundle);
-  const root = (name: string) => join(WORK, 'root', name);
+  // Every variant's state root on one tmpfs, as bench/lifecycle.sh does: this machine's /tmp and
+  // /run are ext4 with discard, whose file creation would be measured instead of the runtimes.
+  const roots = join(WORK, 'root');
+  mkdirSync(roots, { recursive: true });
+  const onTmpfs = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=0700', 'husk-node-bench', roots]).status === 0;
+  const root = (name: string) => join(roots, name);
   const rt = new Runtime({ root: root('addon') });
   const addon = loadAddon();
 
@@ -158,7 +163,8 @@ async function main(): Promise<number> {
   }
   const seconds = (performance.now() - started) / 1000;
   const load1 = loadavg();
-  rmSync(join(WORK, 'root'), { recursive: true, force: true });
+  if (onTmpfs) spawnSync('umount', [roots]);
+  rmSync(roots, { recursive: true, force: true });
 
   const base = summarize(samples.get('addon run')!);
   const head = ['variant', 'n', 'median', 'p10', 'p90', 'cpu self', 'cpu child', 'cpu total', 'wall/addon', 'cpu/addon', 'fail'];
@@ -180,6 +186,7 @@ async function main(): Promise<number> {
   });
   console.log(`node-spawn: /bin/true without a network namespace, N=${N} (+${WARMUP} warm-up) each, interleaved, one Node ${process.version} process`);
   console.log(`machine: ${cpus().length} cpus, linux ${release()}, load average ${load0.map((l) => l.toFixed(2)).join(' ')} before, ${load1.map((l) => l.toFixed(2)).join(' ')} after; ${seconds.toFixed(1)} s`);
+  console.log(`state roots: ${onTmpfs ? 'one tmpfs for every variant' : `${roots} (no tmpfs: mount failed)`}`);
   console.log('wall and CPU in ms per container; CPU = mean of this process (all threads) + its reaped children\n');
   printTable([head, ...rows]);
   const phases = samples.get('addon raw')!.map((s) => s.phases!);
