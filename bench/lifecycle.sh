@@ -26,7 +26,8 @@ HUSK_RUNTIME=$here/target/release/husk-runtime "$here/scripts/make-bundle.sh" "$
 # crun 1.8.1 knows runtime-spec versions up to 1.1: give every runtime the same older version string.
 for b in true sleep; do jq '.ociVersion = "1.0.2-dev"' "$WORK/$b/config.json" >"$WORK/$b/c" && mv "$WORK/$b/c" "$WORK/$b/config.json"; done
 # crun 1.8.1 refuses this machine's hybrid cgroups unless stray v2 controllers are mounted as v1.
-prep=${SHARED_BENCH:-$here/../shared/bench}/cgroup-prep.sh
+shared_bench=$here/../shared/bench; [ -d "$shared_bench" ] || shared_bench=/work/shared/bench
+prep=${SHARED_BENCH:-$shared_bench}/cgroup-prep.sh
 # Unmounting the prepped hierarchy while its cgroups are still dying leaves it alive but
 # unmounted: /proc/self/cgroup keeps a "N:hugetlb:/" line and cgroup2 loses hugetlb (containerd's
 # shim then fails to read metrics). One more mount + umount once they are gone destroys it.

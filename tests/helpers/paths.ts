@@ -1,8 +1,18 @@
 // Where things are: the repo, cargo's target dir, the validator binaries, the runtime under test.
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..');
+
+/**
+ * The shared materials (fixtures, bench anchors): HUSK_SHARED, else `../shared` beside the
+ * checkout, else /work/shared — a clone checked out elsewhere still finds them.
+ */
+export function sharedDir(): string {
+  const candidates = [process.env.HUSK_SHARED, resolve(repoRoot, '../shared'), '/work/shared'].filter((d): d is string => !!d);
+  return candidates.find((d) => existsSync(join(d, 'fixtures'))) ?? candidates[0]!;
+}
 
 /** cargo's target dir, as cargo itself picks it (CARGO_TARGET_DIR or <repo>/target). */
 export function cargoTargetDir(): string {

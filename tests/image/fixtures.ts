@@ -6,9 +6,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { sharedDir } from '../helpers/paths.js';
 
 const run = promisify(execFile);
-export const FIXTURES_DIR = process.env.HUSK_FIXTURES_DIR ?? '/work/shared/fixtures';
+export const FIXTURES_DIR = process.env.HUSK_FIXTURES_DIR ?? join(sharedDir(), 'fixtures');
 export const FIXTURE_USER = 'fixture';
 export const FIXTURE_PASS = 'fixture-pass';
 

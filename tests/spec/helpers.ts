@@ -4,11 +4,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sharedDir } from '../helpers/paths.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** shared/fixtures sits beside the checkout (locally and in CI); FIXTURES_DIR overrides. */
-export const FIXTURES_DIR = process.env.FIXTURES_DIR ?? resolve(REPO_ROOT, '../shared/fixtures');
+/** The shared fixtures (tests/helpers/paths.ts `sharedDir`); FIXTURES_DIR overrides. */
+export const FIXTURES_DIR = process.env.FIXTURES_DIR ?? join(sharedDir(), 'fixtures');
 
 export function hasCommand(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
