@@ -1,7 +1,8 @@
 /**
  * bench/node-spawn.ts — starting a container from one Node process, four ways, interleaved:
- *   addon run     Runtime.run (the addon clones the container in-process, stdout/stderr piped)
- *   addon raw     the addon's spawn + wait directly, stdio ignored (no JS streams): the floor of (a)
+ *   addon run     Runtime.run: one native job clones the container in-process, reads its piped
+ *                 stdout/stderr, reaps and deletes it, and settles one Promise
+ *   addon raw     the addon's spawn + wait, stdio ignored: two jobs with a JS turn between them
  *   husk-runtime  child_process.spawn of `husk-runtime run`, stdout/stderr piped
  *   runc (, …)    child_process.spawn of `RT run` for every other runtime in RUNTIMES
  * all on the same busybox `/bin/true` bundle without a network namespace (runc 1.1.5 accepts its
