@@ -101,13 +101,30 @@ fn start_now(root: &StateRoot, id: &str, bundle: &str, stdio: &Value) -> husk_co
     }
 }
 
-/// `spawn({root, id, bundle, stdio?}): Promise<{id, pid, stdio: (number|null)[]}>` — create and
-/// start in one step, in-process; the returned fds are the JS ends of "pipe" slots.
-pub fn spawn(args: &Args) -> Result<Job, JsError> {
+/// The options object of `spawn` and `run`: (the object, root, id, bundle).
+fn start_args(args: &Args) -> Result<(Value, StateRoot, String, String), JsError> {
     let o = args.json(0, "options")?;
     let id = str_field(&o, "id")?;
     let bundle = str_field(&o, "bundle")?;
     let root = root_of(&o);
+    Ok((o, root, id, bundle))
+}
+
+/// What `run` and `waitCapture` resolve to.
+fn run_result((code, signal, warnings): (i32, Option<i32>, Vec<String>), [stdout, stderr]: [Vec<u8>; 2]) -> husk_core::Result<String> {
+    to_json(json!({
+        "exitCode": code,
+        "signal": signal,
+        "warnings": warnings,
+        "stdout": String::from_utf8_lossy(&stdout),
+        "stderr": String::from_utf8_lossy(&stderr),
+    }))
+}
+
+/// `spawn({root, id, bundle, stdio?}): Promise<{id, pid, stdio: (number|null)[]}>` — create and
+/// start in one step, in-process; the returned fds are the JS ends of "pipe" slots.
+pub fn spawn(args: &Args) -> Result<Job, JsError> {
+    let (o, root, id, bundle) = start_args(args)?;
     Ok(job(move || {
         let s = start_now(&root, &id, &bundle, &o["stdio"])?;
         to_json(json!({
@@ -126,10 +143,7 @@ pub fn spawn(args: &Args) -> Result<Job, JsError> {
 /// (a terminal config's pty output is the stdout), reap, delete. One call, one thread, nothing
 /// handed back and forth with JS in between.
 pub fn run(args: &Args) -> Result<Job, JsError> {
-    let o = args.json(0, "options")?;
-    let id = str_field(&o, "id")?;
-    let bundle = str_field(&o, "bundle")?;
-    let root = root_of(&o);
+    let (_, root, id, bundle) = start_args(args)?;
     Ok(job(move || {
         let s = start_now(&root, &id, &bundle, &json!(["ignore", "pipe", "pipe"]))?;
         let fds = match s.pty {
@@ -142,15 +156,8 @@ pub fn run(args: &Args) -> Result<Job, JsError> {
         let captured = capture(s.state.pid, fds);
         fds.into_iter().filter(|fd| *fd >= 0).for_each(close);
         let deleted = reap_and_delete(&root, &id, s.state.pid);
-        let [stdout, stderr] = captured?;
-        let (code, signal, warnings) = deleted?;
-        to_json(json!({
-            "exitCode": code,
-            "signal": signal,
-            "warnings": warnings,
-            "stdout": String::from_utf8_lossy(&stdout),
-            "stderr": String::from_utf8_lossy(&stderr),
-        }))
+        let output = captured?;
+        run_result(deleted?, output)
     }))
 }
 
@@ -183,15 +190,10 @@ pub fn wait_capture(args: &Args) -> Result<Job, JsError> {
     Ok(job(move || {
         let captured = capture(pid, [out, err]);
         [out, err].into_iter().for_each(close);
-        let [stdout, stderr] = captured?;
-        let (code, signal, warnings) = reap_and_delete(&root, &id, pid)?;
-        to_json(json!({
-            "exitCode": code,
-            "signal": signal,
-            "warnings": warnings,
-            "stdout": String::from_utf8_lossy(&stdout),
-            "stderr": String::from_utf8_lossy(&stderr),
-        }))
+        // Reaped and deleted even if reading failed: nothing is left behind either way.
+        let deleted = reap_and_delete(&root, &id, pid);
+        let output = captured?;
+        run_result(deleted?, output)
     }))
 }
 
