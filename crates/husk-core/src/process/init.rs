@@ -167,7 +167,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
         } else {
             0
         };
-        // SAFETY: the handoff lives on the suspended parent's stack until we exec or exit.
+        // SAFETY: the handoff is the suspended parent's (spawn_vfork holds it) until we exec or exit.
         let handoff = fds.handoff.as_ref();
         if let Some(h) = handoff {
             // Killed with the parent's thread if the process dies before the helper is done, so

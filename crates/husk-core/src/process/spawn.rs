@@ -331,16 +331,15 @@ impl Drop for CgroupHelper {
 /// Starts a container's process with CLONE_VM|CLONE_VFORK: nothing of the parent is copied and
 /// the calling thread is suspended only until the child execs (or fails). With a `helper`, the
 /// cgroup is made on that thread meanwhile and the child waits for it only where it needs it
-/// (before exec at the latest). This path takes plans
-/// without user namespaces, runtime hooks, or pid/time namespace switches.
+/// (before exec at the latest). This path takes plans without user namespaces, runtime hooks,
+/// or pid/time namespace switches.
 /// Safe in a multithreaded process: the child runs on its own stack, blocks all signals until
 /// it has reset their handlers, and makes raw syscalls only.
 pub fn spawn_vfork(plan: &InitPlan, console_fd: RawFd, helper: Option<CgroupHelper>) -> Result<Spawned> {
     if plan.clone_flags & libc::CLONE_NEWUSER != 0 || plan.run_runtime_hooks || !plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty() {
         return Err(Error::InvalidArgument("in-process start needs a container without user namespace or hooks".into()));
     }
-    let own_handoff = Handoff::new();
-    let handoff: &Handoff = helper.as_ref().map_or(&own_handoff, |h| &h.handoff);
+    let handoff = helper.as_ref().map(|h| &*h.handoff);
     let mut fail: Option<super::fail::Fail> = None;
     let args = VforkArgs {
         plan,
@@ -349,7 +348,7 @@ pub fn spawn_vfork(plan: &InitPlan, console_fd: RawFd, helper: Option<CgroupHelp
             fifo: -1,
             console: console_fd,
             fail_slot: &mut fail,
-            handoff: if helper.is_some() { handoff } else { ptr::null() },
+            handoff: handoff.map_or(ptr::null(), |h| h),
         },
     };
     let mut stack = vec![0u8; 256 * 1024];
@@ -357,15 +356,17 @@ pub fn spawn_vfork(plan: &InitPlan, console_fd: RawFd, helper: Option<CgroupHelp
     // use of it because CLONE_VFORK suspends us until the child execs or exits.
     let top = unsafe { stack.as_mut_ptr().add(stack.len()) } as usize & !15;
     let mask = BlockedSignals::new();
+    // For the helper, the kernel stores the pid in `handoff.pid` before the child runs.
+    let (settid, ptid) = handoff.map_or((0, ptr::null_mut()), |h| (libc::CLONE_PARENT_SETTID, h.pid.as_ptr()));
     // SAFETY: clone(2) via glibc's wrapper, which switches to the new stack before calling
-    // vfork_child; the kernel stores the pid in `handoff.pid` before the child runs.
+    // vfork_child.
     let pid = unsafe {
         libc::clone(
             vfork_child,
             top as *mut libc::c_void,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PARENT_SETTID | plan.clone_flags | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | settid | plan.clone_flags | libc::SIGCHLD,
             &args as *const VforkArgs as *mut libc::c_void,
-            handoff.pid.as_ptr(),
+            ptid,
         )
     };
     drop(mask);
@@ -384,8 +385,7 @@ pub fn spawn_vfork(plan: &InitPlan, console_fd: RawFd, helper: Option<CgroupHelp
         (None, Ok(())) if fail.is_none() => return Ok(Spawned { pid }),
         (None, Ok(_)) => Error::Child("the container's cgroup was not made".into()),
     };
-    // The child exited after recording its failure, or (the helper failed after opening the
-    // gate) runs: kill it, reap it.
+    // The child exited after recording its failure (at the failed gate, maybe): reap it.
     abort_child(pid);
     Err(failed)
 }

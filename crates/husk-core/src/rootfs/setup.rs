@@ -404,8 +404,7 @@ fn dev_symlinks(rootfd: c_int) -> ChildResult {
 }
 
 /// Everything before pivot_root: propagation, the rootfs bind, mounts, /dev, the cwd.
-/// Returns an O_PATH fd of the rootfs.
-/// Mounts and devices inside the rootfs. `cgroup_ready` is called before each step that needs
+/// Returns an O_PATH fd of the rootfs. `cgroup_ready` is called before each step that needs
 /// the container's cgroup (its directories, to bind under /sys/fs/cgroup; its device rules in
 /// force, for mknod): in vfork mode a helper thread may still be making it.
 pub fn prepare_rootfs(plan: &RootfsPlan, userns: bool, cgroup_ready: &dyn Fn(CgroupNeed) -> ChildResult) -> Result<c_int, Fail> {
