@@ -13,7 +13,7 @@
  *
  * Run: bench/node-spawn.sh (compiles this file with the project's tsc into target/node-bench/,
  * since Node 20 cannot run TypeScript, then runs it with node), or `husk bench node`.
- *   N=200  WARMUP=10  WORK=/tmp/husk-node-bench  RUNTIMES="runc"  (e.g. RUNTIMES="runc crun")
+ *   N=200  WARMUP=10  WORK=/tmp/husk-node-bench  RUNTIMES="runc"  (e.g. RUNTIMES="runc crun")  SEED=1
  */
 import { execFileSync, spawn as spawnChild, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -90,6 +90,27 @@ function makeBundle(dir: string): void {
   writeFileSync(file, JSON.stringify(config, null, 2));
 }
 
+/** A small deterministic PRNG (mulberry32), so a run can be repeated with SEED. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher-Yates over a copy. */
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
   const i = (sorted.length - 1) * q;
@@ -142,10 +163,13 @@ async function main(): Promise<number> {
   const load0 = loadavg();
   const started = performance.now();
   let seq = 0;
+  const random = seededRandom(Number(process.env.SEED ?? 1));
   for (let i = 0; i < WARMUP + N; i++) {
-    // Rotate the order each round so no variant always runs right after another one.
-    for (let k = 0; k < variants.length; k++) {
-      const v = variants[(i + k) % variants.length]!;
+    // A fresh order each round, so each variant follows every other one about equally often:
+    // what runs just before matters (after runc's ~20 ms run, the kernel's cgroup migration lock
+    // has gone idle and the next cgroup.procs write waits a whole RCU grace period). A rotation
+    // would keep the same neighbours in every round.
+    for (const v of shuffled(variants, random)) {
       const id = `nb-${process.pid}-${++seq}`;
       const c0 = childrenCpu();
       const s0 = selfCpu();
