@@ -201,6 +201,40 @@ impl Cgroup {
         lifecycle::add_pid(self, pid)
     }
 
+    /// Moves `pid` into the container's cgroup2 directory only (nothing without cgroup2).
+    pub fn add_pid_unified(&self, pid: i32) -> Result<()> {
+        match &self.unified {
+            Some(u) => files::write(&u.path, "cgroup.procs", &pid.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes the cgroup2 directory alone (mkdir -p, recorded for `destroy`) and opens it, for
+    /// clone3's CLONE_INTO_CGROUP; `create` later finds it made. None without cgroup2.
+    pub fn create_unified(&self) -> Result<Option<std::os::fd::OwnedFd>> {
+        let Some(dir) = &self.unified else { return Ok(None) };
+        let mut made = Vec::new();
+        let r = files::mkdir_all(&dir.path, &dir.mount, &mut made);
+        self.created.lock().extend(made);
+        r.map_err(|e| Error::io("create cgroup", dir.path.display().to_string(), e))?;
+        let f = std::fs::File::open(&dir.path).map_err(|e| Error::io("open cgroup", dir.path.display().to_string(), e))?;
+        Ok(Some(f.into()))
+    }
+
+    /// The `tasks` file of each v1 directory (co-mounted controllers share one): a process that
+    /// writes "0" there moves itself without the kernel's global cgroup_threadgroup_rwsem,
+    /// whose first writer after a quiet spell waits a whole RCU grace period (~7 ms here).
+    pub fn v1_task_files(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for dir in self.v1.values() {
+            let f = dir.path.join("tasks");
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        out
+    }
+
     /// Writes every resource in `r` (pass [`resources_for`] at create time so runc's default
     /// device rules are included); an empty device list leaves device rules untouched.
     pub fn apply(&self, r: &Resources) -> Result<()> {

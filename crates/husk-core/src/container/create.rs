@@ -170,6 +170,11 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     }
     // In-process start: from here on a helper thread makes the cgroup, while the plan is built
     // and the child sets up its namespaces; the child waits for it only where it must.
+    // Its cgroup2 directory is made here, so clone3 can start the child in it.
+    let cgroup2 = match cg.as_ref().filter(|_| on_helper) {
+        Some(cg) => cg.create_unified()?,
+        None => None,
+    };
     let mut helper = match cg.as_ref().filter(|_| opts.in_process) {
         Some(cg) => Some(cgroup_helper(Arc::clone(cg), resources.clone(), on_helper, opts.rootless)?),
         None => None,
@@ -212,6 +217,9 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     if !opts.no_new_keyring {
         plan.session_keyring = Some(cstring(&opts.id)?);
     }
+    if let Some(cg) = cg.as_ref().filter(|_| on_helper) {
+        plan.cgroup_tasks = cg.v1_task_files().iter().map(cstring).collect::<Result<_>>()?;
+    }
     let mut cs = ContainerState {
         id: opts.id.clone(),
         pid: 0,
@@ -248,7 +256,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         if so.pid_ns_path.is_some() || so.time_ns_path.is_some() || so.time_offsets.is_some() {
             return Err(Error::InvalidArgument("in-process start cannot join pid/time namespaces by path or create a time namespace".into()));
         }
-        let spawned = spawn_vfork(&plan, so.console_fd, helper.take())?;
+        let spawned = spawn_vfork(&plan, so.console_fd, helper.take(), cgroup2.as_ref().map(|f| f.as_raw_fd()))?;
         // The cgroup as the helper made it: with the parents it created, for delete.
         cs.cgroup = cg.as_deref().cloned();
         Ok(spawned)
@@ -289,8 +297,10 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
 }
 
 /// The helper thread that makes an in-process container's cgroup (`make`: else it exists
-/// already and only the pid goes in). What it made stays for the caller to remove if anything
-/// fails: removed under the child's feet, a bind of it would fail and hide the real error.
+/// already and only the pid goes in). With `make`, the child moves itself into the v1
+/// hierarchies and the helper moves it into cgroup2 only if clone3 could not start it there.
+/// What it made stays for the caller to remove if anything fails: removed under the child's
+/// feet, a bind of it would fail and hide the real error.
 fn cgroup_helper(cg: Arc<Cgroup>, resources: crate::spec::Resources, make: bool, rootless: bool) -> Result<CgroupHelper> {
     CgroupHelper::start(move |h: &Handoff| {
         if make {
@@ -301,7 +311,12 @@ fn cgroup_helper(cg: Arc<Cgroup>, resources: crate::spec::Resources, make: bool,
             cg.apply(&resources)?;
         }
         let pid = h.pid().ok_or_else(|| Error::Other("no container process to put in its cgroup".into()))?;
-        match cg.add_pid(pid) {
+        let moved = match make {
+            true if h.born_in_cgroup2() => Ok(()),
+            true => cg.add_pid_unified(pid),
+            false => cg.add_pid(pid),
+        };
+        match moved {
             // Without delegation an unprivileged user runs without a cgroup, as runc does.
             Err(_) if rootless => {}
             r => r?,

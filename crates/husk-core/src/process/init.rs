@@ -175,7 +175,19 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
             h.child_started();
         }
-        let cgroup_ready = |need: CgroupNeed| handoff.map_or(Ok(()), |h| h.pass(need));
+        // Once the helper has the cgroup ready, the child moves itself into the v1 hierarchies
+        // ("0" into each `tasks` file), once.
+        let joined_v1 = std::cell::Cell::new(false);
+        let cgroup_ready = |need: CgroupNeed| -> ChildResult {
+            let Some(h) = handoff else { return Ok(()) };
+            h.pass(need)?;
+            if need == CgroupNeed::Joined && !joined_v1.replace(true) {
+                for (i, p) in plan.cgroup_tasks.iter().enumerate() {
+                    write_file(p, b"0", Step::JoinCgroup, i, false)?;
+                }
+            }
+            Ok(())
+        };
         // The parent sends the state document the createContainer and startContainer hooks get.
         let hook_state = &state_buf[..state_len];
         if fds.sync >= 0 && plan.userns {

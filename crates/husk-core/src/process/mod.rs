@@ -118,6 +118,9 @@ pub struct InitPlan {
     pub preserve_fds: i32,
     /// fds to become the process's stdin/stdout/stderr (-1: inherit).
     pub stdio: [RawFd; 3],
+    /// vfork mode with a cgroup helper: the v1 `tasks` files the child writes "0" into once the
+    /// helper has made and limited them (a self-move skips the kernel's global lock).
+    pub cgroup_tasks: Vec<CString>,
     pub sysctl_names: Vec<String>,
     pub seccomp: Option<SeccompPlan>,
     /// The session keyring the init joins (named after the container), unless --no-new-keyring.
@@ -238,6 +241,7 @@ impl InitPlan {
             run_runtime_hooks: false,
             preserve_fds,
             stdio: [-1; 3],
+            cgroup_tasks: Vec::new(),
             sysctl_names: Vec::new(),
             seccomp: None,
             session_keyring: None,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use super::fail::Step;
@@ -183,6 +183,68 @@ impl Drop for BlockedSignals {
     }
 }
 
+/// The kernel's struct clone_args (CLONE_ARGS_SIZE_VER2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// clone3(2) for a CLONE_VM child on its own stack, which glibc does not wrap: the child calls
+/// `f(arg)` on that stack and exits with its result (it never returns here); the parent gets the
+/// pid, or -errno.
+///
+/// # Safety
+/// `ca` describes a stack the child may use, and `f` must not return into anything but this.
+#[cfg(target_arch = "x86_64")]
+unsafe fn clone3_vm(ca: &mut CloneArgs, f: extern "C" fn(*mut libc::c_void) -> libc::c_int, arg: *mut libc::c_void) -> i32 {
+    let ret: i64;
+    // SAFETY: the syscall returns twice: in the parent with the pid (rax != 0), which leaves the
+    // block at 2:, and in the child (rax == 0) with rsp at the new stack's aligned top, where
+    // it calls f(arg) and then exit(2) — it never reaches the end of the block.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r13",
+            "call r12",
+            "mov edi, eax",
+            "mov eax, 60",
+            "syscall",
+            "ud2",
+            "2:",
+            inlateout("rax") libc::SYS_clone3 => ret,
+            in("rdi") ca as *mut CloneArgs,
+            in("rsi") std::mem::size_of::<CloneArgs>(),
+            in("r12") f,
+            in("r13") arg,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret as i32
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn clone3_vm(_: &mut CloneArgs, _: extern "C" fn(*mut libc::c_void) -> libc::c_int, _: *mut libc::c_void) -> i32 {
+    -libc::ENOSYS
+}
+
 struct VforkArgs<'a> {
     plan: &'a InitPlan,
     fds: ChildFds,
@@ -205,8 +267,9 @@ fn futex(word: *const u32, op: libc::c_int, val: u32) {
 pub enum CgroupNeed {
     /// Its directories exist (to bind them under the container's /sys/fs/cgroup).
     Dirs = 1,
-    /// Its limits and device rules are written and the child is in it (before mknod, a cgroup
-    /// namespace, exec).
+    /// Its limits and device rules are written and it holds the child in cgroup2 (born there
+    /// by clone3, or moved); the child then moves itself into the v1 hierarchies
+    /// (`InitPlan::cgroup_tasks`). Before mknod, a cgroup namespace, exec.
     Joined = 2,
 }
 
@@ -220,11 +283,13 @@ const GATE_FAILED: u32 = u32::MAX;
 pub struct Handoff {
     pid: AtomicI32,
     gate: AtomicU32,
+    /// Whether clone3 put the child in its cgroup2 directory (else the helper moves it there).
+    placed: AtomicBool,
 }
 
 impl Handoff {
     fn new() -> Handoff {
-        Handoff { pid: AtomicI32::new(0), gate: AtomicU32::new(GATE_CLOSED) }
+        Handoff { pid: AtomicI32::new(0), gate: AtomicU32::new(GATE_CLOSED), placed: AtomicBool::new(true) }
     }
 
     /// The helper's side: the child's host pid, once clone has made it (None: no child).
@@ -236,6 +301,12 @@ impl Handoff {
                 _ => return None,
             }
         }
+    }
+
+    /// The helper's side, once `pid()` has returned: whether the child was born in its cgroup2
+    /// directory (clone3) or must still be moved there.
+    pub fn born_in_cgroup2(&self) -> bool {
+        self.placed.load(Ordering::Acquire)
     }
 
     /// The helper's side: what the child may now rely on.
@@ -335,7 +406,7 @@ impl Drop for CgroupHelper {
 /// or pid/time namespace switches.
 /// Safe in a multithreaded process: the child runs on its own stack, blocks all signals until
 /// it has reset their handlers, and makes raw syscalls only.
-pub fn spawn_vfork(plan: &InitPlan, console_fd: RawFd, helper: Option<CgroupHelper>) -> Result<Spawned> {
+pub fn spawn_vfork(plan: &InitPlan, console_fd: RawFd, helper: Option<CgroupHelper>, into_cgroup: Option<RawFd>) -> Result<Spawned> {
     if plan.clone_flags & libc::CLONE_NEWUSER != 0 || plan.run_runtime_hooks || !plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty() {
         return Err(Error::InvalidArgument("in-process start needs a container without user namespace or hooks".into()));
     }
@@ -358,23 +429,49 @@ pub fn spawn_vfork(plan: &InitPlan, console_fd: RawFd, helper: Option<CgroupHelp
     let mask = BlockedSignals::new();
     // For the helper, the kernel stores the pid in `handoff.pid` before the child runs.
     let (settid, ptid) = handoff.map_or((0, ptr::null_mut()), |h| (libc::CLONE_PARENT_SETTID, h.pid.as_ptr()));
-    // SAFETY: clone(2) via glibc's wrapper, which switches to the new stack before calling
-    // vfork_child.
-    let pid = unsafe {
-        libc::clone(
-            vfork_child,
-            top as *mut libc::c_void,
-            libc::CLONE_VM | libc::CLONE_VFORK | settid | plan.clone_flags | libc::SIGCHLD,
-            &args as *const VforkArgs as *mut libc::c_void,
-            ptid,
-        )
+    let flags = libc::CLONE_VM | libc::CLONE_VFORK | settid | plan.clone_flags;
+    let arg = &args as *const VforkArgs as *mut libc::c_void;
+    // Born in its cgroup2 directory where the kernel can (clone3, Linux 5.7): no migration, so
+    // no wait for the kernel's global cgroup_threadgroup_rwsem. Else glibc's clone, and the
+    // helper moves it.
+    let mut pid = match into_cgroup {
+        Some(cgroup_fd) => {
+            let base = stack.as_ptr() as u64;
+            let mut ca = CloneArgs {
+                flags: flags as u64 | CLONE_INTO_CGROUP,
+                parent_tid: ptid as u64,
+                exit_signal: libc::SIGCHLD as u64,
+                // The kernel starts the child at stack + stack_size: the aligned top.
+                stack: base,
+                stack_size: top as u64 - base,
+                cgroup: cgroup_fd as u64,
+                ..CloneArgs::default()
+            };
+            // SAFETY: the child runs vfork_child(arg) on its own stack and never returns; the
+            // parent resumes after it execs or exits (CLONE_VFORK).
+            unsafe { clone3_vm(&mut ca, vfork_child, arg) }
+        }
+        None => -libc::ENOSYS,
     };
+    if pid < 0 && matches!(-pid, libc::ENOSYS | libc::E2BIG | libc::EINVAL) {
+        if let Some(h) = handoff {
+            h.placed.store(false, Ordering::Release);
+        }
+        // SAFETY: clone(2) via glibc's wrapper, which switches to the new stack before calling
+        // vfork_child.
+        pid = unsafe { libc::clone(vfork_child, top as *mut libc::c_void, flags | libc::SIGCHLD, arg, ptid) };
+        if pid < 0 {
+            pid = -crate::util::errno();
+        }
+    }
     drop(mask);
-    if pid < 0 {
-        let e = sys_err("clone container process");
+    let pid = if pid < 0 {
+        let e = Error::Sys { step: "clone container process".into(), source: std::io::Error::from_raw_os_error(-pid) };
         drop(helper);
         return Err(e);
-    }
+    } else {
+        pid
+    };
     drop(stack);
     let helped = helper.map_or(Ok(()), CgroupHelper::finish);
     // A child that failed on its own says why; one stopped at the gate only echoes the helper.
