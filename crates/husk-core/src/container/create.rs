@@ -217,9 +217,17 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     if !opts.no_new_keyring {
         plan.session_keyring = Some(cstring(&opts.id)?);
     }
-    if let Some(cg) = cg.as_ref().filter(|_| on_helper) {
+    // Root without a user namespace: the init moves itself into the v1 hierarchies ("0" into
+    // their tasks files) and is born in cgroup2 (clone3), so no one waits for the kernel's
+    // global cgroup migration lock; with a user namespace or rootless the parent moves it.
+    let self_join = !opts.rootless && linux.namespace("user").is_none();
+    if let Some(cg) = cg.as_ref().filter(|_| self_join) {
         plan.cgroup_tasks = cg.v1_task_files().iter().map(cstring).collect::<Result<_>>()?;
     }
+    let cgroup2_for_init = match cg.as_ref().filter(|_| self_join && !opts.in_process) {
+        Some(cg) => cg.unified_dir().map(|d| std::fs::File::open(d).map_err(|e| Error::io("open cgroup", d.display().to_string(), e))).transpose()?,
+        None => None,
+    };
     let mut cs = ContainerState {
         id: opts.id.clone(),
         pid: 0,
@@ -242,6 +250,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         time_ns_path: linux.namespace("time").and_then(|n| n.path.as_deref()),
         uid_mappings: &linux.uid_mappings,
         gid_mappings: &linux.gid_mappings,
+        into_cgroup: cgroup2_for_init.as_ref().map(|f| f.as_raw_fd()),
     };
     let hooks = spec.hooks.clone().unwrap_or_default();
     // The hooks of create (prestart, createRuntime, createContainer) run at lifecycle steps 3-5,
@@ -263,7 +272,12 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     } else {
         spawn_init(
         &so,
-        &mut |pid| cg.as_ref().map(|c| c.add_pid(pid)).unwrap_or(Ok(())),
+        &mut |pid, born_in_cgroup2| match &cg {
+            Some(c) if self_join && born_in_cgroup2 => Ok(()),
+            Some(c) if self_join => c.add_pid_unified(pid),
+            Some(c) => c.add_pid(pid),
+            None => Ok(()),
+        },
         // The child's own hooks (createContainer, startContainer) get the same document.
         &state_for,
         &mut |pid| {

@@ -52,11 +52,12 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         time_ns_path: time_ns.as_deref(),
         uid_mappings: &[],
         gid_mappings: &[],
+        into_cgroup: None,
     };
     let cg = st.cgroup.clone();
     let spawned = spawn_init(
         &so,
-        &mut |pid| cg.as_ref().map(|c| c.add_pid(pid)).unwrap_or(Ok(())),
+        &mut |pid, _| cg.as_ref().map(|c| c.add_pid(pid)).unwrap_or(Ok(())),
         &|_| b"{}".to_vec(),
         &mut |_| Ok(()),
     )?;

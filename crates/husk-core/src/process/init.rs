@@ -158,6 +158,12 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             check(r, Step::Stdio, i)?;
         }
 
+        // With a parent, the init moves itself into its v1 cgroups first thing (create.rs).
+        if fds.sync >= 0 {
+            for (i, p) in plan.cgroup_tasks.iter().enumerate() {
+                write_file(p, b"0", Step::JoinCgroup, i, false)?;
+            }
+        }
         let state_len = if fds.sync >= 0 {
             let n = recv_into(fds.sync, state_buf);
             if n <= 0 {

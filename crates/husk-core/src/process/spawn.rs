@@ -27,6 +27,8 @@ pub struct SpawnOptions<'a> {
     pub time_ns_path: Option<&'a str>,
     pub uid_mappings: &'a [IdMapping],
     pub gid_mappings: &'a [IdMapping],
+    /// The container's cgroup2 directory, to start the init in (clone3 CLONE_INTO_CGROUP).
+    pub into_cgroup: Option<RawFd>,
 }
 
 pub struct Spawned {
@@ -497,11 +499,11 @@ fn abort_child(pid: i32) {
 }
 
 /// Clones the init and drives it until it is ready (set up, waiting on the fifo or exec'ing).
-/// `after_clone` places the pid in its cgroup; `state_json(pid)` is the state the hooks see;
+/// `after_clone(pid, born_in_cgroup2)` places the pid in its cgroup; `state_json(pid)` is the state the hooks see;
 /// `runtime_hooks` runs prestart + createRuntime when the child asks.
 pub fn spawn_init(
     o: &SpawnOptions,
-    after_clone: &mut dyn FnMut(i32) -> Result<()>,
+    after_clone: &mut dyn FnMut(i32, bool) -> Result<()>,
     state_json: &dyn Fn(i32) -> Vec<u8>,
     runtime_hooks: &mut dyn FnMut(i32) -> Result<()>,
 ) -> Result<Spawned> {
@@ -522,7 +524,23 @@ pub fn spawn_init(
     // SAFETY: fork-like clone (no CLONE_VM): the child runs on a copy of this stack and only
     // calls init_main, which never returns.
     let flags = if plan.join_user.is_some() { 0 } else { plan.clone_flags };
-    let mut pid = unsafe { libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0, 0, 0, 0) } as i32;
+    // Born in its cgroup2 directory where the kernel can (see spawn_vfork), else moved there.
+    let mut born_in_cgroup2 = false;
+    let mut pid = -1;
+    if let Some(fd) = o.into_cgroup.filter(|_| plan.join_user.is_none()) {
+        let ca = CloneArgs { flags: flags as u64 | CLONE_INTO_CGROUP, exit_signal: libc::SIGCHLD as u64, cgroup: fd as u64, ..CloneArgs::default() };
+        // SAFETY: fork-like clone3 (no CLONE_VM, no stack): like the clone below.
+        pid = unsafe { libc::syscall(libc::SYS_clone3, &ca as *const CloneArgs, std::mem::size_of::<CloneArgs>()) } as i32;
+        born_in_cgroup2 = pid >= 0;
+        if pid < 0 && !matches!(crate::util::errno(), libc::ENOSYS | libc::E2BIG | libc::EINVAL) {
+            drop(mask);
+            return Err(sys_err("clone init"));
+        }
+    }
+    if pid < 0 {
+        // SAFETY: as above.
+        pid = unsafe { libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0, 0, 0, 0) } as i32;
+    }
     if pid == 0 {
         match plan.join_user {
             Some(user_fd) => init::stage1_main(plan, &fds, &mut state_buf, user_fd),
@@ -553,7 +571,7 @@ pub fn spawn_init(
             write_id_map(pid, "uid_map", o.uid_mappings)?;
             write_id_map(pid, "gid_map", o.gid_mappings)?;
         }
-        after_clone(pid)?;
+        after_clone(pid, born_in_cgroup2)?;
         if let Some(v) = &plan.oom_score_adj {
             let path = format!("/proc/{pid}/oom_score_adj");
             std::fs::write(&path, v.as_bytes()).map_err(|e| Error::io("set oomScoreAdj", path, e))?;
