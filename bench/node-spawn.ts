@@ -13,7 +13,10 @@
  *
  * Run: bench/node-spawn.sh (compiles this file with the project's tsc into target/node-bench/,
  * since Node 20 cannot run TypeScript, then runs it with node), or `husk bench node`.
+ * Then IDLE_N starts of each after IDLE_MS of quiet, as a program starting a container now and
+ * then sees them (the kernel's cgroup migration lock goes idle in between).
  *   N=200  WARMUP=10  WORK=/tmp/husk-node-bench  RUNTIMES="runc"  (e.g. RUNTIMES="runc crun")  SEED=1
+ *   IDLE_N=20  IDLE_MS=150
  */
 import { execFileSync, spawn as spawnChild, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +32,8 @@ const N = Number(process.env.N ?? 200);
 const WARMUP = Number(process.env.WARMUP ?? 10);
 const WORK = process.env.WORK ?? '/tmp/husk-node-bench';
 const RUNTIMES = (process.env.RUNTIMES ?? 'runc').split(/\s+/).filter(Boolean);
+const IDLE_N = Number(process.env.IDLE_N ?? 20);
+const IDLE_MS = Number(process.env.IDLE_MS ?? 150);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 interface Sample {
@@ -188,6 +193,18 @@ async function main(): Promise<number> {
   }
   const seconds = (performance.now() - started) / 1000;
   const load1 = loadavg();
+  // A container now and then, as most programs start them: each start after IDLE_MS of quiet.
+  const idle = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  for (let i = 0; i < IDLE_N; i++) {
+    for (const v of shuffled(variants, random)) {
+      await new Promise((r) => setTimeout(r, IDLE_MS));
+      const id = `nb-${process.pid}-${++seq}`;
+      const t0 = performance.now();
+      const r = await v.once(id).catch((e: unknown) => ({ ok: false, detail: String(e) }));
+      if (r.ok) idle.get(v.name)!.push(performance.now() - t0);
+      else failures.get(v.name)!.push(`${id} (after idle): ${r.detail}`);
+    }
+  }
   if (onTmpfs) spawnSync('umount', [roots]);
   rmSync(roots, { recursive: true, force: true });
 
@@ -214,6 +231,14 @@ async function main(): Promise<number> {
   console.log(`state roots: ${onTmpfs ? 'one tmpfs for every variant' : `${roots} (no tmpfs: mount failed)`}`);
   console.log('wall and CPU in ms per container; CPU = mean of this process (all threads) + its reaped children\n');
   printTable([head, ...rows]);
+  if (IDLE_N > 0) {
+    console.log(`\nafter ${IDLE_MS} ms of quiet before each start (N=${IDLE_N} each), wall ms:`);
+    const idleRows = variants.map((v) => {
+      const w = sortNum(idle.get(v.name)!);
+      return [v.name, String(w.length), quantile(w, 0.5).toFixed(2), quantile(w, 0.1).toFixed(2), quantile(w, 0.9).toFixed(2)];
+    });
+    printTable([['variant', 'n', 'median', 'p10', 'p90'], ...idleRows]);
+  }
   const phases = samples.get('addon raw')!.map((s) => s.phases!);
   if (phases.length > 0) {
     const sp = sortNum(phases.map((p) => p.spawn));
