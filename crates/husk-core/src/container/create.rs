@@ -273,7 +273,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         spawn_init(
         &so,
         &mut |pid, born_in_cgroup2| match &cg {
-            Some(c) if self_join && born_in_cgroup2 => Ok(()),
+            Some(_) if self_join && born_in_cgroup2 => Ok(()),
             Some(c) if self_join => c.add_pid_unified(pid),
             Some(c) => c.add_pid(pid),
             None => Ok(()),

@@ -41,6 +41,18 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         plan.use_trampoline()?;
     }
     let linux = st.config.linux();
+    let cg = st.cgroup.clone();
+    // As create does: root without a user namespace joins by itself (born in cgroup2, "0" into
+    // each v1 tasks file) instead of waiting for the kernel's global cgroup migration lock.
+    // SAFETY: geteuid cannot fail.
+    let self_join = !st.rootless && linux.namespace("user").is_none() && unsafe { libc::geteuid() } == 0;
+    let cgroup2 = match cg.as_ref().filter(|_| self_join) {
+        Some(c) => {
+            plan.cgroup_tasks = c.v1_task_files().iter().map(crate::util::cstring).collect::<Result<_>>()?;
+            c.unified_dir().map(|d| std::fs::File::open(d).map_err(|e| Error::io("open cgroup", d.display().to_string(), e))).transpose()?
+        }
+        None => None,
+    };
     let pid_ns = linux.namespace("pid").map(|_| format!("/proc/{}/ns/pid", st.pid));
     let time_ns = linux.namespace("time").map(|_| format!("/proc/{}/ns/time", st.pid));
     let so = SpawnOptions {
@@ -52,12 +64,16 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         time_ns_path: time_ns.as_deref(),
         uid_mappings: &[],
         gid_mappings: &[],
-        into_cgroup: None,
+        into_cgroup: cgroup2.as_ref().map(|f| f.as_raw_fd()),
     };
-    let cg = st.cgroup.clone();
     let spawned = spawn_init(
         &so,
-        &mut |pid, _| cg.as_ref().map(|c| c.add_pid(pid)).unwrap_or(Ok(())),
+        &mut |pid, born_in_cgroup2| match &cg {
+            Some(_) if self_join && born_in_cgroup2 => Ok(()),
+            Some(c) if self_join => c.add_pid_unified(pid),
+            Some(c) => c.add_pid(pid),
+            None => Ok(()),
+        },
         &|_| b"{}".to_vec(),
         &mut |_| Ok(()),
     )?;
