@@ -170,13 +170,14 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     }
     // In-process start: from here on a helper thread makes the cgroup, while the plan is built
     // and the child sets up its namespaces; the child waits for it only where it must.
+    let self_join = super::joins_by_itself(opts.rootless, &spec);
     // Its cgroup2 directory is made here, so clone3 can start the child in it.
     let cgroup2 = match cg.as_ref().filter(|_| on_helper) {
         Some(cg) => cg.create_unified()?,
         None => None,
     };
     let mut helper = match cg.as_ref().filter(|_| opts.in_process) {
-        Some(cg) => Some(cgroup_helper(Arc::clone(cg), resources.clone(), on_helper, opts.rootless)?),
+        Some(cg) => Some(cgroup_helper(Arc::clone(cg), resources.clone(), on_helper, self_join, opts.rootless)?),
         None => None,
     };
     let hierarchies = cg.as_deref().map(host_hierarchies).unwrap_or_default();
@@ -217,15 +218,9 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     if !opts.no_new_keyring {
         plan.session_keyring = Some(cstring(&opts.id)?);
     }
-    // Root without a user namespace: the init moves itself into the v1 hierarchies ("0" into
-    // their tasks files) and is born in cgroup2 (clone3), so no one waits for the kernel's
-    // global cgroup migration lock; with a user namespace or rootless the parent moves it.
-    let self_join = !opts.rootless && linux.namespace("user").is_none();
-    if let Some(cg) = cg.as_ref().filter(|_| self_join) {
-        plan.cgroup_tasks = cg.v1_task_files().iter().map(cstring).collect::<Result<_>>()?;
-    }
-    let cgroup2_for_init = match cg.as_ref().filter(|_| self_join && !opts.in_process) {
-        Some(cg) => cg.unified_dir().map(|d| std::fs::File::open(d).map_err(|e| Error::io("open cgroup", d.display().to_string(), e))).transpose()?,
+    // In-process start made its cgroup2 directory above (create_unified).
+    let cgroup2_for_init = match cg.as_ref().filter(|_| self_join) {
+        Some(cg) => super::prepare_self_join(cg, &mut plan, !opts.in_process)?,
         None => None,
     };
     let mut cs = ContainerState {
@@ -272,12 +267,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     } else {
         spawn_init(
         &so,
-        &mut |pid, born_in_cgroup2| match &cg {
-            Some(_) if self_join && born_in_cgroup2 => Ok(()),
-            Some(c) if self_join => c.add_pid_unified(pid),
-            Some(c) => c.add_pid(pid),
-            None => Ok(()),
-        },
+        &mut |pid, born_in_cgroup2| super::move_after_clone(cg.as_deref(), pid, self_join, born_in_cgroup2),
         // The child's own hooks (createContainer, startContainer) get the same document.
         &state_for,
         &mut |pid| {
@@ -311,11 +301,11 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
 }
 
 /// The helper thread that makes an in-process container's cgroup (`make`: else it exists
-/// already and only the pid goes in). With `make`, the child moves itself into the v1
-/// hierarchies and the helper moves it into cgroup2 only if clone3 could not start it there.
+/// already and only the pid goes in). A child that joins `by_itself` moves itself into the v1
+/// hierarchies, and the helper moves it into cgroup2 only if clone3 could not start it there.
 /// What it made stays for the caller to remove if anything fails: removed under the child's
 /// feet, a bind of it would fail and hide the real error.
-fn cgroup_helper(cg: Arc<Cgroup>, resources: crate::spec::Resources, make: bool, rootless: bool) -> Result<CgroupHelper> {
+fn cgroup_helper(cg: Arc<Cgroup>, resources: crate::spec::Resources, make: bool, by_itself: bool, rootless: bool) -> Result<CgroupHelper> {
     CgroupHelper::start(move |h: &Handoff| {
         if make {
             cg.create()?;
@@ -325,12 +315,7 @@ fn cgroup_helper(cg: Arc<Cgroup>, resources: crate::spec::Resources, make: bool,
             cg.apply(&resources)?;
         }
         let pid = h.pid().ok_or_else(|| Error::Other("no container process to put in its cgroup".into()))?;
-        let moved = match make {
-            true if h.born_in_cgroup2() => Ok(()),
-            true => cg.add_pid_unified(pid),
-            false => cg.add_pid(pid),
-        };
-        match moved {
+        match super::move_after_clone(Some(&cg), pid, by_itself, h.born_in_cgroup2()) {
             // Without delegation an unprivileged user runs without a cgroup, as runc does.
             Err(_) if rootless => {}
             r => r?,

@@ -42,15 +42,9 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
     }
     let linux = st.config.linux();
     let cg = st.cgroup.clone();
-    // As create does: root without a user namespace joins by itself (born in cgroup2, "0" into
-    // each v1 tasks file) instead of waiting for the kernel's global cgroup migration lock.
-    // SAFETY: geteuid cannot fail.
-    let self_join = !st.rootless && linux.namespace("user").is_none() && unsafe { libc::geteuid() } == 0;
+    let self_join = super::joins_by_itself(st.rootless, &st.config);
     let cgroup2 = match cg.as_ref().filter(|_| self_join) {
-        Some(c) => {
-            plan.cgroup_tasks = c.v1_task_files().iter().map(crate::util::cstring).collect::<Result<_>>()?;
-            c.unified_dir().map(|d| std::fs::File::open(d).map_err(|e| Error::io("open cgroup", d.display().to_string(), e))).transpose()?
-        }
+        Some(c) => super::prepare_self_join(c, &mut plan, true)?,
         None => None,
     };
     let pid_ns = linux.namespace("pid").map(|_| format!("/proc/{}/ns/pid", st.pid));
@@ -68,12 +62,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
     };
     let spawned = spawn_init(
         &so,
-        &mut |pid, born_in_cgroup2| match &cg {
-            Some(_) if self_join && born_in_cgroup2 => Ok(()),
-            Some(c) if self_join => c.add_pid_unified(pid),
-            Some(c) => c.add_pid(pid),
-            None => Ok(()),
-        },
+        &mut |pid, born_in_cgroup2| super::move_after_clone(cg.as_ref(), pid, self_join, born_in_cgroup2),
         &|_| b"{}".to_vec(),
         &mut |_| Ok(()),
     )?;

@@ -62,3 +62,32 @@ pub fn wait_exit(pid: i32, timeout_ms: i32) -> Result<()> {
     }
     Ok(())
 }
+
+/// Whether a new process joins its container's cgroup by itself (root without a user namespace):
+/// born in cgroup2 (clone3 CLONE_INTO_CGROUP) and moving itself into each v1 hierarchy ("0" into
+/// its `tasks` file), so nobody waits for the kernel's global cgroup migration lock, whose first
+/// writer after a quiet spell waits a whole RCU grace period. Otherwise the parent moves it.
+pub(crate) fn joins_by_itself(rootless: bool, spec: &crate::spec::Spec) -> bool {
+    // SAFETY: geteuid cannot fail.
+    !rootless && spec.linux().namespace("user").is_none() && unsafe { libc::geteuid() } == 0
+}
+
+/// For a process that joins by itself: the plan's v1 `tasks` files, and (`open_cgroup2`) its
+/// cgroup2 directory to be cloned into.
+pub(crate) fn prepare_self_join(cg: &crate::cgroups::Cgroup, plan: &mut crate::process::InitPlan, open_cgroup2: bool) -> Result<Option<std::fs::File>> {
+    plan.cgroup_tasks = cg.v1_task_files().iter().map(crate::util::cstring).collect::<Result<_>>()?;
+    match cg.unified_dir().filter(|_| open_cgroup2) {
+        Some(d) => std::fs::File::open(d).map(Some).map_err(|e| Error::io("open cgroup", d.display().to_string(), e)),
+        None => Ok(None),
+    }
+}
+
+/// After a fork-like clone (spawn_init): moves `pid` where it did not get by itself.
+pub(crate) fn move_after_clone(cg: Option<&crate::cgroups::Cgroup>, pid: i32, by_itself: bool, born_in_cgroup2: bool) -> Result<()> {
+    match cg {
+        Some(_) if by_itself && born_in_cgroup2 => Ok(()),
+        Some(c) if by_itself => c.add_pid_unified(pid),
+        Some(c) => c.add_pid(pid),
+        None => Ok(()),
+    }
+}
