@@ -168,11 +168,11 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
             }
         }
     }
-    // In-process start: from here on a helper thread makes the cgroup, while the plan is built
-    // and the child sets up its namespaces; the child waits for it only where it must.
     let self_join = super::joins_by_itself(opts.rootless, &spec);
-    // Its cgroup2 directory is made here, so clone3 can start the child in it.
-    let cgroup2 = match cg.as_ref().filter(|_| on_helper) {
+    // In-process start: its cgroup2 directory is made here, so clone3 can start the child in it;
+    // from here on a helper thread makes the rest, while the plan is built and the child sets up
+    // its namespaces; the child waits for it only where it must.
+    let mut cgroup2 = match cg.as_ref().filter(|_| on_helper) {
         Some(cg) => cg.create_unified()?,
         None => None,
     };
@@ -218,11 +218,11 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
     if !opts.no_new_keyring {
         plan.session_keyring = Some(cstring(&opts.id)?);
     }
-    // In-process start made its cgroup2 directory above (create_unified).
-    let cgroup2_for_init = match cg.as_ref().filter(|_| self_join) {
-        Some(cg) => super::prepare_self_join(cg, &mut plan, !opts.in_process)?,
-        None => None,
-    };
+    if let Some(cg) = cg.as_ref().filter(|_| self_join) {
+        // In-process start has its cgroup2 directory open already (create_unified).
+        let opened = super::prepare_self_join(cg, &mut plan, !opts.in_process)?;
+        cgroup2 = cgroup2.or(opened);
+    }
     let mut cs = ContainerState {
         id: opts.id.clone(),
         pid: 0,
@@ -245,7 +245,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         time_ns_path: linux.namespace("time").and_then(|n| n.path.as_deref()),
         uid_mappings: &linux.uid_mappings,
         gid_mappings: &linux.gid_mappings,
-        into_cgroup: cgroup2_for_init.as_ref().map(|f| f.as_raw_fd()),
+        into_cgroup: cgroup2.as_ref().map(|f| f.as_raw_fd()),
     };
     let hooks = spec.hooks.clone().unwrap_or_default();
     // The hooks of create (prestart, createRuntime, createContainer) run at lifecycle steps 3-5,
@@ -260,7 +260,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<ContainerState> 
         if so.pid_ns_path.is_some() || so.time_ns_path.is_some() || so.time_offsets.is_some() {
             return Err(Error::InvalidArgument("in-process start cannot join pid/time namespaces by path or create a time namespace".into()));
         }
-        let spawned = spawn_vfork(&plan, so.console_fd, helper.take(), cgroup2.as_ref().map(|f| f.as_raw_fd()))?;
+        let spawned = spawn_vfork(&plan, so.console_fd, helper.take(), so.into_cgroup)?;
         // The cgroup as the helper made it: with the parents it created, for delete.
         cs.cgroup = cg.as_deref().cloned();
         Ok(spawned)

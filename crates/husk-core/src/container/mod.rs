@@ -74,10 +74,10 @@ pub(crate) fn joins_by_itself(rootless: bool, spec: &crate::spec::Spec) -> bool 
 
 /// For a process that joins by itself: the plan's v1 `tasks` files, and (`open_cgroup2`) its
 /// cgroup2 directory to be cloned into.
-pub(crate) fn prepare_self_join(cg: &crate::cgroups::Cgroup, plan: &mut crate::process::InitPlan, open_cgroup2: bool) -> Result<Option<std::fs::File>> {
+pub(crate) fn prepare_self_join(cg: &crate::cgroups::Cgroup, plan: &mut crate::process::InitPlan, open_cgroup2: bool) -> Result<Option<std::os::fd::OwnedFd>> {
     plan.cgroup_tasks = cg.v1_task_files().iter().map(crate::util::cstring).collect::<Result<_>>()?;
     match cg.unified_dir().filter(|_| open_cgroup2) {
-        Some(d) => std::fs::File::open(d).map(Some).map_err(|e| Error::io("open cgroup", d.display().to_string(), e)),
+        Some(d) => std::fs::File::open(d).map(|f| Some(f.into())).map_err(|e| Error::io("open cgroup", d.display().to_string(), e)),
         None => Ok(None),
     }
 }

@@ -118,6 +118,14 @@ fn check(r: c_int, step: Step, index: usize) -> ChildResult {
     if r < 0 { Err(Fail::last(step, index)) } else { Ok(()) }
 }
 
+/// "0" into each v1 `tasks` file the plan names: this task moves itself (container::joins_by_itself).
+fn join_v1_cgroups(plan: &InitPlan) -> ChildResult {
+    for (i, p) in plan.cgroup_tasks.iter().enumerate() {
+        write_file(p, b"0", Step::JoinCgroup, i, false)?;
+    }
+    Ok(())
+}
+
 const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 
 /// Writes a small file. With `procfs`, refuses (EXDEV) a file that is not really on procfs, so a
@@ -160,9 +168,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
 
         // With a parent, the init moves itself into its v1 cgroups first thing (create.rs).
         if fds.sync >= 0 {
-            for (i, p) in plan.cgroup_tasks.iter().enumerate() {
-                write_file(p, b"0", Step::JoinCgroup, i, false)?;
-            }
+            join_v1_cgroups(plan)?;
         }
         let state_len = if fds.sync >= 0 {
             let n = recv_into(fds.sync, state_buf);
@@ -188,9 +194,7 @@ fn run(plan: &InitPlan, fds: &ChildFds, state_buf: &mut [u8]) -> ChildResult {
             let Some(h) = handoff else { return Ok(()) };
             h.pass(need)?;
             if need == CgroupNeed::Joined && !joined_v1.replace(true) {
-                for (i, p) in plan.cgroup_tasks.iter().enumerate() {
-                    write_file(p, b"0", Step::JoinCgroup, i, false)?;
-                }
+                join_v1_cgroups(plan)?;
             }
             Ok(())
         };

@@ -118,8 +118,9 @@ pub struct InitPlan {
     pub preserve_fds: i32,
     /// fds to become the process's stdin/stdout/stderr (-1: inherit).
     pub stdio: [RawFd; 3],
-    /// vfork mode with a cgroup helper: the v1 `tasks` files the child writes "0" into once the
-    /// helper has made and limited them (a self-move skips the kernel's global lock).
+    /// The v1 `tasks` files the child writes "0" into when it joins its cgroup by itself
+    /// (container::joins_by_itself): first thing with a parent, in vfork mode once the helper
+    /// has made and limited them. A self-move skips the kernel's global migration lock.
     pub cgroup_tasks: Vec<CString>,
     pub sysctl_names: Vec<String>,
     pub seccomp: Option<SeccompPlan>,

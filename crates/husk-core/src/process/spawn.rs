@@ -204,6 +204,12 @@ struct CloneArgs {
 
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
+/// Errors of a clone3 that this kernel cannot do (no clone3, or no CLONE_INTO_CGROUP before
+/// Linux 5.7): the caller falls back to clone(2) and moves the child by pid.
+fn clone3_unsupported(errno: i32) -> bool {
+    matches!(errno, libc::ENOSYS | libc::E2BIG | libc::EINVAL)
+}
+
 /// clone3(2) for a CLONE_VM child on its own stack, which glibc does not wrap: the child calls
 /// `f(arg)` on that stack and exits with its result (it never returns here); the parent gets the
 /// pid, or -errno.
@@ -211,7 +217,7 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// # Safety
 /// `ca` describes a stack the child may use, and `f` must not return into anything but this.
 #[cfg(target_arch = "x86_64")]
-unsafe fn clone3_vm(ca: &mut CloneArgs, f: extern "C" fn(*mut libc::c_void) -> libc::c_int, arg: *mut libc::c_void) -> i32 {
+unsafe fn clone3_vm(ca: &CloneArgs, f: extern "C" fn(*mut libc::c_void) -> libc::c_int, arg: *mut libc::c_void) -> i32 {
     let ret: i64;
     // SAFETY: the syscall returns twice: in the parent with the pid (rax != 0), which leaves the
     // block at 2:, and in the child (rax == 0) with rsp at the new stack's aligned top, where
@@ -230,7 +236,7 @@ unsafe fn clone3_vm(ca: &mut CloneArgs, f: extern "C" fn(*mut libc::c_void) -> l
             "ud2",
             "2:",
             inlateout("rax") libc::SYS_clone3 => ret,
-            in("rdi") ca as *mut CloneArgs,
+            in("rdi") ca as *const CloneArgs,
             in("rsi") std::mem::size_of::<CloneArgs>(),
             in("r12") f,
             in("r13") arg,
@@ -243,7 +249,7 @@ unsafe fn clone3_vm(ca: &mut CloneArgs, f: extern "C" fn(*mut libc::c_void) -> l
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn clone3_vm(_: &mut CloneArgs, _: extern "C" fn(*mut libc::c_void) -> libc::c_int, _: *mut libc::c_void) -> i32 {
+unsafe fn clone3_vm(_: &CloneArgs, _: extern "C" fn(*mut libc::c_void) -> libc::c_int, _: *mut libc::c_void) -> i32 {
     -libc::ENOSYS
 }
 
@@ -439,7 +445,7 @@ pub fn spawn_vfork(plan: &InitPlan, console_fd: RawFd, helper: Option<CgroupHelp
     let mut pid = match into_cgroup {
         Some(cgroup_fd) => {
             let base = stack.as_ptr() as u64;
-            let mut ca = CloneArgs {
+            let ca = CloneArgs {
                 flags: flags as u64 | CLONE_INTO_CGROUP,
                 parent_tid: ptid as u64,
                 exit_signal: libc::SIGCHLD as u64,
@@ -451,11 +457,11 @@ pub fn spawn_vfork(plan: &InitPlan, console_fd: RawFd, helper: Option<CgroupHelp
             };
             // SAFETY: the child runs vfork_child(arg) on its own stack and never returns; the
             // parent resumes after it execs or exits (CLONE_VFORK).
-            unsafe { clone3_vm(&mut ca, vfork_child, arg) }
+            unsafe { clone3_vm(&ca, vfork_child, arg) }
         }
         None => -libc::ENOSYS,
     };
-    if pid < 0 && matches!(-pid, libc::ENOSYS | libc::E2BIG | libc::EINVAL) {
+    if pid < 0 && clone3_unsupported(-pid) {
         if let Some(h) = handoff {
             h.placed.store(false, Ordering::Release);
         }
@@ -467,13 +473,11 @@ pub fn spawn_vfork(plan: &InitPlan, console_fd: RawFd, helper: Option<CgroupHelp
         }
     }
     drop(mask);
-    let pid = if pid < 0 {
+    if pid < 0 {
         let e = Error::Sys { step: "clone container process".into(), source: std::io::Error::from_raw_os_error(-pid) };
         drop(helper);
         return Err(e);
-    } else {
-        pid
-    };
+    }
     drop(stack);
     let helped = helper.map_or(Ok(()), CgroupHelper::finish);
     // A child that failed on its own says why; one stopped at the gate only echoes the helper.
@@ -532,7 +536,7 @@ pub fn spawn_init(
         // SAFETY: fork-like clone3 (no CLONE_VM, no stack): like the clone below.
         pid = unsafe { libc::syscall(libc::SYS_clone3, &ca as *const CloneArgs, std::mem::size_of::<CloneArgs>()) } as i32;
         born_in_cgroup2 = pid >= 0;
-        if pid < 0 && !matches!(crate::util::errno(), libc::ENOSYS | libc::E2BIG | libc::EINVAL) {
+        if pid < 0 && !clone3_unsupported(crate::util::errno()) {
             drop(mask);
             return Err(sys_err("clone init"));
         }
