@@ -110,8 +110,15 @@ fn start_args(args: &Args) -> Result<(Value, StateRoot, String, String), JsError
     Ok((o, root, id, bundle))
 }
 
-/// What `run` and `waitCapture` resolve to.
-fn run_result((code, signal, warnings): (i32, Option<i32>, Vec<String>), [stdout, stderr]: [Vec<u8>; 2]) -> husk_core::Result<String> {
+/// The end of `run` and `waitCapture`: reads `fds` (taken over and closed) until the process
+/// exits, then reaps and deletes — even if reading failed, so nothing is left behind — and
+/// returns what both resolve to.
+fn capture_and_delete(root: &StateRoot, id: &str, pid: i32, fds: [RawFd; 2]) -> husk_core::Result<String> {
+    let captured = capture(pid, fds);
+    fds.into_iter().filter(|fd| *fd >= 0).for_each(close);
+    let deleted = reap_and_delete(root, id, pid);
+    let [stdout, stderr] = captured?;
+    let (code, signal, warnings) = deleted?;
     to_json(json!({
         "exitCode": code,
         "signal": signal,
@@ -153,11 +160,7 @@ pub fn run(args: &Args) -> Result<Job, JsError> {
             }
             None => [s.slots[1].1, s.slots[2].1],
         };
-        let captured = capture(s.state.pid, fds);
-        fds.into_iter().filter(|fd| *fd >= 0).for_each(close);
-        let deleted = reap_and_delete(&root, &id, s.state.pid);
-        let output = captured?;
-        run_result(deleted?, output)
+        capture_and_delete(&root, &id, s.state.pid, fds)
     }))
 }
 
@@ -188,12 +191,7 @@ pub fn wait_capture(args: &Args) -> Result<Job, JsError> {
     };
     let (out, err) = (fd(3, "stdoutFd")?, fd(4, "stderrFd")?);
     Ok(job(move || {
-        let captured = capture(pid, [out, err]);
-        [out, err].into_iter().for_each(close);
-        // Reaped and deleted even if reading failed: nothing is left behind either way.
-        let deleted = reap_and_delete(&root, &id, pid);
-        let output = captured?;
-        run_result(deleted?, output)
+        capture_and_delete(&root, &id, pid, [out, err])
     }))
 }
 

@@ -35,12 +35,7 @@ impl JsError {
 
     /// A caught Rust panic: JS sees an `EPANIC` error instead of Node aborting.
     pub fn from_panic(payload: Box<dyn Any + Send>) -> Self {
-        let what = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("unknown panic payload");
-        JsError::new("EPANIC", format!("husk addon panicked: {what}"))
+        JsError::new("EPANIC", format!("husk addon panicked: {}", husk_core::workers::panic_message(payload.as_ref())))
     }
 }
 
